@@ -1,0 +1,3 @@
+from setibl.cli import main
+
+main()

@@ -1,0 +1,286 @@
+"""Kaggle-layout data: discover snippets, validate them, load them as float32 cadences.
+
+Layout (SPEC)::
+
+    DATA/train_labels.csv        id,target
+    DATA/sample_submission.csv   id,target
+    DATA/train/<id[0]>/<id>.npy  (scans, time, channels) float16
+    DATA/test/<id[0]>/<id>.npy
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+LABELS_FILE = "train_labels.csv"
+SUBMISSION_FILE = "sample_submission.csv"
+SPLITS = ("train", "test")
+ACCEPTED_DTYPES = (np.float16, np.float32, np.float64)
+
+
+class DataError(ValueError):
+    """A data file is missing, unreadable or wrong; the message names the file."""
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with a data folder."""
+
+    split: str
+    id: str
+    path: str
+    kind: str  # missing-file, unlabelled-file, duplicate-id, bad-shape, bad-dtype, ...
+    message: str
+
+    def __str__(self) -> str:
+        return f"[{self.kind}] {self.path}: {self.message}"
+
+
+@dataclass
+class ValidationReport:
+    """Tables of good snippets per split, plus every problem found."""
+
+    tables: dict[str, pd.DataFrame]
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def summary(self) -> dict[str, object]:
+        out: dict[str, object] = {"problems": len(self.problems)}
+        for split, table in self.tables.items():
+            out[f"{split}_count"] = len(table)
+            out[f"{split}_groups"] = int(table["group"].nunique()) if len(table) else 0
+            if "target" in table:
+                out[f"{split}_positives"] = int(table["target"].sum())
+        return out
+
+    def dropped_table(self) -> pd.DataFrame:
+        rows = [p.__dict__ for p in self.problems]
+        return pd.DataFrame(rows, columns=["split", "id", "path", "kind", "message"])
+
+
+def snippet_path(data_dir: str | os.PathLike, split: str, snippet_id: str) -> Path:
+    return Path(data_dir) / split / snippet_id[0] / f"{snippet_id}.npy"
+
+
+def _scan_files(split_dir: Path) -> dict[str, list[Path]]:
+    """Map id -> every .npy file of that id below ``split_dir`` (more than one is a problem)."""
+    found: dict[str, list[Path]] = {}
+    if split_dir.is_dir():
+        for path in sorted(split_dir.rglob("*.npy")):
+            found.setdefault(path.stem, []).append(path)
+    return found
+
+
+def _read_id_csv(path: Path, with_target: bool) -> pd.DataFrame:
+    try:
+        frame = pd.read_csv(path, dtype={"id": str})
+    except FileNotFoundError:
+        raise DataError(f"{path}: file not found") from None
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
+        raise DataError(f"{path}: not a readable CSV ({err})") from None
+    needed = ["id", "target"] if with_target else ["id"]
+    missing = [c for c in needed if c not in frame.columns]
+    if missing:
+        raise DataError(f"{path}: missing column(s) {missing}; found {list(frame.columns)}")
+    return frame
+
+
+def check_header(path: Path, shape: Sequence[int]) -> str | None:
+    """Check a .npy file's header and size without reading its data; None if fine."""
+    try:
+        with open(path, "rb") as handle:
+            version = np.lib.format.read_magic(handle)
+            if version == (1, 0):
+                file_shape, _, dtype = np.lib.format.read_array_header_1_0(handle)
+            else:
+                file_shape, _, dtype = np.lib.format.read_array_header_2_0(handle)
+            data_offset = handle.tell()
+    except (OSError, ValueError, SyntaxError) as err:
+        return f"unreadable .npy ({err})"
+    if dtype.type not in ACCEPTED_DTYPES:
+        return f"dtype {dtype} is not a float type (float16/float32/float64)"
+    if tuple(file_shape) != tuple(shape):
+        return f"shape {tuple(file_shape)}, expected {tuple(shape)}"
+    expected_size = data_offset + int(np.prod(file_shape)) * dtype.itemsize
+    actual_size = path.stat().st_size
+    if actual_size < expected_size:
+        return f"truncated: {actual_size} bytes, header promises {expected_size}"
+    return None
+
+
+def load_snippet(path: str | os.PathLike, shape: Sequence[int] = (6, 273, 256)) -> np.ndarray:
+    """Load one cadence as float32 of ``shape``; raise DataError naming the file if it is bad."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: file not found")
+    problem = check_header(path, shape)
+    if problem:
+        raise DataError(f"{path}: {problem}")
+    try:
+        array = np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as err:
+        raise DataError(f"{path}: unreadable .npy ({err})") from None
+    array = array.astype(np.float32, copy=False)
+    if not np.isfinite(array).all():
+        bad = int((~np.isfinite(array)).sum())
+        raise DataError(f"{path}: {bad} NaN/Inf value(s)")
+    return array
+
+
+def load_many(
+    paths: Sequence[str | os.PathLike],
+    shape: Sequence[int] = (6, 273, 256),
+    workers: int = 2,
+) -> np.ndarray:
+    """Load cadences in parallel threads (I/O and NumPy release the GIL): (N, *shape) float32."""
+    out = np.empty((len(paths), *shape), dtype=np.float32)
+
+    def load_into(index: int) -> None:
+        out[index] = load_snippet(paths[index], shape)
+
+    if workers <= 1:
+        for i in range(len(paths)):
+            load_into(i)
+    else:
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            list(pool.map(load_into, range(len(paths))))
+    return out
+
+
+def discover(data_dir: str | os.PathLike, split: str = "train") -> pd.DataFrame:
+    """Table of a split: id, path, group and (train) target, in the order of the id CSV.
+
+    Train ids come from train_labels.csv, test ids from sample_submission.csv, or from the
+    files themselves when that CSV is absent. No file is opened; see :func:`validate`.
+    """
+    if split not in SPLITS:
+        raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
+    data_dir = Path(data_dir)
+    csv = data_dir / (LABELS_FILE if split == "train" else SUBMISSION_FILE)
+    if csv.is_file():
+        frame = _read_id_csv(csv, with_target=split == "train")
+        frame = frame[["id", "target"]] if split == "train" else frame[["id"]].copy()
+    elif split == "test":
+        ids = sorted(_scan_files(data_dir / split))
+        frame = pd.DataFrame({"id": ids})
+    else:
+        raise DataError(f"{csv}: file not found")
+    frame = frame.reset_index(drop=True)
+    frame["path"] = [str(snippet_path(data_dir, split, i)) for i in frame["id"]]
+    frame["group"] = frame["id"].str[0]
+    columns = ["id", "path", "group"] + (["target"] if split == "train" else [])
+    return frame[columns]
+
+
+def _content_problem(path: Path, shape: Sequence[int]) -> tuple[str, str] | None:
+    problem = check_header(path, shape)
+    if problem:
+        kind = "bad-dtype" if problem.startswith("dtype") else "bad-shape"
+        if problem.startswith(("unreadable", "truncated")):
+            kind = "unreadable"
+        return kind, problem
+    try:
+        array = np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as err:
+        return "unreadable", f"unreadable .npy ({err})"
+    finite = np.isfinite(array)
+    if not finite.all():
+        return "non-finite", f"{int((~finite).sum())} NaN/Inf value(s)"
+    return None
+
+
+def _split_problems(
+    data_dir: Path, split: str, table: pd.DataFrame, shape: Sequence[int], workers: int
+) -> list[Problem]:
+    problems: list[Problem] = []
+    csv_name = LABELS_FILE if split == "train" else SUBMISSION_FILE
+    files = _scan_files(data_dir / split)
+    duplicated = table["id"][table["id"].duplicated()].unique()
+    for snippet_id in duplicated:
+        problems.append(
+            Problem(
+                split,
+                snippet_id,
+                str(data_dir / csv_name),
+                "duplicate-id",
+                f"id {snippet_id} listed more than once",
+            )
+        )
+    listed = set(table["id"])
+    for snippet_id, paths in files.items():
+        if snippet_id not in listed:
+            kind = "unlabelled-file" if split == "train" else "unlisted-file"
+            what = "no label in" if split == "train" else "id not in"
+            problems.append(Problem(split, snippet_id, str(paths[0]), kind, f"{what} {csv_name}"))
+        if len(paths) > 1:
+            problems.append(
+                Problem(
+                    split,
+                    snippet_id,
+                    str(paths[1]),
+                    "duplicate-id",
+                    f"id also stored at {paths[0]}",
+                )
+            )
+    if split == "train":
+        bad_target = ~table["target"].isin([0, 1])
+        for _, row in table[bad_target].iterrows():
+            problems.append(
+                Problem(
+                    split,
+                    row["id"],
+                    str(data_dir / csv_name),
+                    "bad-label",
+                    f"target {row['target']!r} is not 0 or 1",
+                )
+            )
+    existing = []
+    for _, row in table.drop_duplicates("id").iterrows():
+        path = Path(row["path"])
+        if not path.is_file():
+            kind = "missing-file"
+            problems.append(Problem(split, row["id"], str(path), kind, f"listed in {csv_name}"))
+        else:
+            existing.append((row["id"], path))
+
+    def check(item: tuple[str, Path]) -> Problem | None:
+        snippet_id, path = item
+        found = _content_problem(path, shape)
+        return Problem(split, snippet_id, str(path), *found) if found else None
+
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        problems.extend(p for p in pool.map(check, existing) if p is not None)
+    return problems
+
+
+def validate(
+    data_dir: str | os.PathLike,
+    shape: Sequence[int] = (6, 273, 256),
+    splits: Iterable[str] = SPLITS,
+    workers: int = 2,
+) -> ValidationReport:
+    """Check a Kaggle-layout folder file by file; the report's tables hold only good snippets."""
+    data_dir = Path(data_dir)
+    if not data_dir.is_dir():
+        raise DataError(f"{data_dir}: not a folder")
+    tables: dict[str, pd.DataFrame] = {}
+    problems: list[Problem] = []
+    for split in splits:
+        if split == "test" and not (data_dir / "test").is_dir():
+            continue
+        table = discover(data_dir, split)
+        split_problems = _split_problems(data_dir, split, table, shape, workers)
+        problems.extend(split_problems)
+        bad_ids = {p.id for p in split_problems}
+        tables[split] = table[~table["id"].isin(bad_ids)].reset_index(drop=True)
+    return ValidationReport(tables=tables, problems=problems)

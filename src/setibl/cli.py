@@ -1,0 +1,143 @@
+"""Command line: each command parses its arguments, loads the config and calls the library."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+
+from setibl import __version__
+from setibl.config import Config, ConfigError, load_config
+
+
+def _config_options(function):
+    function = click.option(
+        "--set",
+        "overrides",
+        multiple=True,
+        metavar="SECTION.KEY=VALUE",
+        help="Override one config value (repeatable).",
+    )(function)
+    return click.option(
+        "--config",
+        "config_path",
+        type=click.Path(dir_okay=False),
+        default=None,
+        help="TOML config (default: the reference recipe).",
+    )(function)
+
+
+def _load(config_path: str | None, overrides: tuple[str, ...]) -> Config:
+    try:
+        return load_config(config_path, overrides)
+    except ConfigError as err:
+        raise click.UsageError(str(err)) from None
+
+
+def _echo_json(obj: object) -> None:
+    click.echo(json.dumps(obj, indent=2, sort_keys=True, default=str))
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="setibl")
+def cli() -> None:
+    """setibl: find narrow-band, drifting, ON-only signals in Breakthrough Listen cadences."""
+
+
+@cli.command()
+@click.argument("data", type=click.Path(file_okay=False))
+@click.option("--skip-bad", is_flag=True, help="Drop bad snippets (listed in --dropped).")
+@click.option(
+    "--dropped",
+    type=click.Path(dir_okay=False),
+    default="dropped.csv",
+    show_default=True,
+    help="Where --skip-bad writes what it dropped.",
+)
+@_config_options
+def validate(data: str, skip_bad: bool, dropped: str, config_path, overrides) -> None:
+    """Check a Kaggle-layout DATA folder: counts, positives, groups and every problem."""
+    from setibl.cadence import DataError
+    from setibl.cadence import validate as run_validate
+    from setibl.io import atomic_write_csv
+
+    config = _load(config_path, overrides)
+    try:
+        report = run_validate(data, config.image_shape, workers=config.data.load_workers)
+    except DataError as err:
+        raise click.ClickException(str(err)) from None
+    _echo_json(report.summary())
+    for problem in report.problems:
+        click.echo(str(problem), err=True)
+    if report.problems:
+        if skip_bad:
+            atomic_write_csv(dropped, report.dropped_table())
+            click.echo(f"dropped {len(report.problems)} problem(s); list written to {dropped}")
+        else:
+            raise click.ClickException(
+                f"{len(report.problems)} problem(s) in {data}; fix them or pass --skip-bad"
+            )
+
+
+@cli.command()
+@click.argument("out", type=click.Path(file_okay=False))
+@click.option("--n-train", type=int, default=2000, show_default=True)
+@click.option("--n-test", type=int, default=500, show_default=True)
+@click.option("--needle-fraction", type=float, default=None, help="Default: synth config.")
+@click.option("--seed", type=int, default=None, help="Default: run.seed of the config.")
+@click.option("--workers", type=int, default=2, show_default=True)
+@click.option("--overwrite", is_flag=True, help="Replace data already in OUT.")
+@_config_options
+def synth(
+    out, n_train, n_test, needle_fraction, seed, workers, overwrite, config_path, overrides
+) -> None:
+    """Write a synthetic data set in the Kaggle layout, with test labels and needles.csv."""
+    from setibl.synth_dataset import OutputExistsError
+    from setibl.workflows import synthesize
+
+    extra = [] if needle_fraction is None else [f"synth.needle_fraction={needle_fraction}"]
+    config = _load(config_path, (*overrides, *extra))
+    try:
+        counts = synthesize(
+            config,
+            out,
+            n_train,
+            n_test,
+            seed=config.run.seed if seed is None else seed,
+            workers=workers,
+            overwrite=overwrite,
+        )
+    except OutputExistsError as err:
+        raise click.ClickException(str(err)) from None
+    _echo_json(counts)
+
+
+@cli.command()
+@click.argument("data", type=click.Path(file_okay=False))
+@click.argument("snippet_id")
+@click.option(
+    "--out", type=click.Path(dir_okay=False), default=None, help="PNG path (default: <id>.png)."
+)
+@click.option("--split", type=click.Choice(["train", "test"]), default=None)
+@_config_options
+def show(data, snippet_id, out, split, config_path, overrides) -> None:
+    """Draw the six scans of one cadence as a column of waterfalls."""
+    from setibl.cadence import DataError
+    from setibl.workflows import show_cadence
+
+    config = _load(config_path, overrides)
+    try:
+        path = show_cadence(config, data, snippet_id, out or f"{snippet_id}.png", split)
+    except DataError as err:
+        raise click.ClickException(str(err)) from None
+    click.echo(str(path))
+
+
+def main() -> None:
+    """Console entry point."""
+    try:
+        cli(standalone_mode=True)
+    except KeyboardInterrupt:  # pragma: no cover - interactive
+        click.echo("interrupted", err=True)
+        sys.exit(130)

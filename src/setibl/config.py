@@ -1,0 +1,331 @@
+"""One frozen, typed configuration for every stage; defaults reproduce the reference recipe.
+
+Load it from TOML with :func:`load_config`, override single values with ``section.key=value``
+strings. Unknown sections or keys and values of the wrong type are errors that name the key.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+class ConfigError(ValueError):
+    """A configuration file or override is invalid; the message names the key."""
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    seed: int = 42
+    deterministic: bool = False  # deterministic TF ops and tf.data order (slower)
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    scans: int = 6
+    height: int = 273  # time steps per scan
+    width: int = 256  # frequency channels
+    on_scans: tuple[int, ...] = (0, 2, 4)
+    load_workers: int = 2
+
+
+@dataclass(frozen=True)
+class SynthConfig:
+    """Synthetic cadences; physical units follow setigen (Hz, seconds, setigen SNR)."""
+
+    needle_fraction: float = 0.1
+    rfi_fraction: float = 0.5  # fraction of cadences (any label) holding RFI
+    df_hz: float = 2.7939677238464355
+    dt_s: float = 1.0737418240000001
+    fch1_mhz: float = 6000.0
+    gap_steps: int = 10  # slew gap between scans, in time steps
+    snr_min: float = 10.0
+    snr_max: float = 50.0
+    drift_max: float = 0.15  # |drift| of ordinary needles, channels per time step
+    steep_drift_max: float = 1.0  # |drift| of band-crossing needles, channels per time step
+    width_min_hz: float = 3.0
+    width_max_hz: float = 15.0
+    noise_dof: int = 64  # chi-squared degrees of freedom of one spectrum sample
+    bandpass_ripple: float = 0.15  # relative depth of coarse-channel scalloping
+    bandpass_jitter: float = 0.02  # relative change of the bandpass between scans
+    needle_kinds: tuple[str, ...] = ("constant", "sine", "squiggle", "steep")
+    rfi_kinds: tuple[str, ...] = ("stationary", "drifting", "broadband")
+    partial_on_fraction: float = 0.3  # needles visible in only some ON scans
+
+
+@dataclass(frozen=True)
+class RecordsConfig:
+    layout: str = "on3"
+    encoding: str = "float16"  # "float16" (lossless) or "png8" (the reference's, lossy)
+    train_shards: int = 20
+    test_shards: int = 10
+    workers: int = 2
+
+
+@dataclass(frozen=True)
+class AugmentConfig:
+    affine: bool = True
+    rotation_deg: float = 0.0  # sigma
+    shear_deg: float = 2.0  # sigma
+    zoom_sigma: float = 0.125  # zoom = 1 + N(0, 1) * zoom_sigma, per axis
+    shift_px: float = 8.0  # sigma, per axis
+    flip_lr: bool = True
+    color: bool = True
+    saturation: tuple[float, float] = (0.7, 1.3)
+    contrast: tuple[float, float] = (0.8, 1.2)
+    brightness: float = 0.1
+    dropout: bool = True
+    dropout_prob: float = 0.5
+    dropout_count: int = 8
+    dropout_size: float = 0.05  # side as a fraction of the smaller image dimension
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    backbone: str = "efficientnet_b6"
+    weights: str = "imagenet"  # "imagenet", "none" or a path to a weights file
+    head_units: int = 32
+    head_dropout: float = 0.0
+    label_smoothing: float = 0.01
+    # z-scored inputs are mapped to pixel-like values x * scale + offset before the backbone,
+    # which carries its own ImageNet preprocessing.
+    input_scale: float = 32.0
+    input_offset: float = 127.5
+
+
+@dataclass(frozen=True)
+class ScheduleConfig:
+    lr_start: float = 5e-6
+    lr_max_per_sample: float = 1.25e-6  # peak = this x replicas x per-replica batch
+    lr_min: float = 1e-6
+    ramp_epochs: int = 5
+    sustain_epochs: int = 0
+    decay: float = 0.8
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    folds: int = 5
+    fold_seed: int = 42
+    epochs: int = 12
+    batch_size: int = 32  # per replica
+    tta: int = 11
+    fold_weights: tuple[float, ...] = ()  # empty: 1 / folds each
+    shuffle_buffer: int = 2048
+    cache: bool = True
+    mixed_precision: bool = False  # bfloat16 on TPU/GPU
+    jit_compile: bool = False  # forced off on CPU, where XLA is slower
+    tensorboard: bool = True
+    verbose: int = 1
+
+
+@dataclass(frozen=True)
+class DedopplerConfig:
+    max_drift: float = 1.0  # channels per time step
+    snr_threshold: float = 10.0
+    off_snr_threshold: float = 6.0
+    hit_window: int = 8  # channels; hits are local maxima within +-window
+    top_hits: int = 8  # per scan, kept for cadence scoring
+    off_tolerance: int = 4  # channels of slack around a predicted OFF position
+    filter_level: int = 3
+    workers: int = 2
+
+
+@dataclass(frozen=True)
+class Config:
+    run: RunConfig = field(default_factory=RunConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    synth: SynthConfig = field(default_factory=SynthConfig)
+    records: RecordsConfig = field(default_factory=RecordsConfig)
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    dedoppler: DedopplerConfig = field(default_factory=DedopplerConfig)
+
+    @property
+    def image_shape(self) -> tuple[int, int, int]:
+        """(scans, time steps, channels) of one cadence snippet."""
+        return (self.data.scans, self.data.height, self.data.width)
+
+    def fold_weight_list(self) -> list[float]:
+        """Weights of each fold's test predictions (default 1 / folds)."""
+        if not self.train.fold_weights:
+            return [1.0 / self.train.folds] * self.train.folds
+        return list(self.train.fold_weights)
+
+
+def _coerce(value: Any, annotation: Any, key: str) -> Any:
+    """Check ``value`` against a field annotation; return it in the field's type."""
+    origin = typing.get_origin(annotation)
+    if annotation is bool:
+        if isinstance(value, bool):
+            return value
+    elif annotation is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+    elif annotation is float:
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return float(value)
+    elif annotation is str:
+        if isinstance(value, str):
+            return value
+    elif origin is tuple:
+        args = typing.get_args(annotation)
+        if isinstance(value, list | tuple):
+            if len(args) == 2 and args[1] is Ellipsis:
+                return tuple(_coerce(v, args[0], key) for v in value)
+            if len(value) == len(args):
+                return tuple(_coerce(v, a, key) for v, a in zip(value, args, strict=True))
+    elif origin in (types.UnionType, typing.Union):
+        for arg in typing.get_args(annotation):
+            try:
+                return _coerce(value, arg, key)
+            except ConfigError:
+                continue
+    name = getattr(annotation, "__name__", str(annotation))
+    raise ConfigError(f"config key '{key}': expected {name}, got {value!r}")
+
+
+def _section_types(section_cls: type) -> dict[str, Any]:
+    return typing.get_type_hints(section_cls)
+
+
+def config_from_dict(data: dict[str, Any], base: Config | None = None) -> Config:
+    """Build a Config from nested ``{section: {key: value}}``; unknown keys are errors."""
+    base = base or Config()
+    sections = {f.name: f for f in dataclasses.fields(Config)}
+    updates: dict[str, Any] = {}
+    for section_name, values in data.items():
+        if section_name not in sections:
+            known = ", ".join(sections)
+            raise ConfigError(f"unknown config section '{section_name}' (known: {known})")
+        if not isinstance(values, dict):
+            raise ConfigError(f"config section '{section_name}' must be a table")
+        current = getattr(base, section_name)
+        hints = _section_types(type(current))
+        changes = {}
+        for key, value in values.items():
+            full = f"{section_name}.{key}"
+            if key not in hints:
+                raise ConfigError(f"unknown config key '{full}' (known: {', '.join(hints)})")
+            changes[key] = _coerce(value, hints[key], full)
+        updates[section_name] = dataclasses.replace(current, **changes)
+    config = dataclasses.replace(base, **updates)
+    validate_config(config)
+    return config
+
+
+def _parse_override_value(text: str) -> Any:
+    """TOML literal if it parses as one (numbers, booleans, arrays, quoted strings), else str."""
+    try:
+        return tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        return text
+
+
+def parse_override(override: str) -> tuple[str, str, Any]:
+    """Split ``section.key=value`` into its parts."""
+    if "=" not in override:
+        raise ConfigError(f"override '{override}' is not of the form section.key=value")
+    path, text = override.split("=", 1)
+    parts = path.strip().split(".")
+    if len(parts) != 2 or not all(parts):
+        raise ConfigError(f"override '{override}': key must be section.key")
+    return parts[0], parts[1], _parse_override_value(text.strip())
+
+
+def apply_overrides(config: Config, overrides: typing.Iterable[str]) -> Config:
+    nested: dict[str, dict[str, Any]] = {}
+    for override in overrides:
+        section, key, value = parse_override(override)
+        nested.setdefault(section, {})[key] = value
+    return config_from_dict(nested, base=config) if nested else config
+
+
+def load_config(
+    path: str | os.PathLike | None = None, overrides: typing.Iterable[str] = ()
+) -> Config:
+    """Defaults, then the TOML file at ``path`` (if any), then ``overrides``."""
+    config = Config()
+    if path is not None:
+        path = Path(path)
+        try:
+            data = tomllib.loads(path.read_text())
+        except FileNotFoundError:
+            raise ConfigError(f"config file not found: {path}") from None
+        except tomllib.TOMLDecodeError as err:
+            raise ConfigError(f"config file {path} is not valid TOML: {err}") from None
+        try:
+            config = config_from_dict(data, base=config)
+        except ConfigError as err:
+            raise ConfigError(f"{path}: {err}") from None
+    return apply_overrides(config, overrides)
+
+
+def validate_config(config: Config) -> None:
+    """Cross-field checks that types alone cannot express."""
+    train = config.train
+    if train.folds < 2:
+        raise ConfigError("config key 'train.folds': need at least 2 folds")
+    if train.fold_weights and len(train.fold_weights) != train.folds:
+        raise ConfigError(
+            f"config key 'train.fold_weights': {len(train.fold_weights)} weights for "
+            f"{train.folds} folds"
+        )
+    if config.records.encoding not in ("float16", "png8"):
+        raise ConfigError("config key 'records.encoding': must be 'float16' or 'png8'")
+    if any(not 0 <= s < config.data.scans for s in config.data.on_scans):
+        raise ConfigError("config key 'data.on_scans': scan index out of range")
+    if not 0.0 <= config.synth.needle_fraction <= 1.0:
+        raise ConfigError("config key 'synth.needle_fraction': must lie in [0, 1]")
+    if config.dedoppler.filter_level not in (1, 2, 3):
+        raise ConfigError("config key 'dedoppler.filter_level': must be 1, 2 or 3")
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(value, float):
+        return repr(value)
+    if isinstance(value, tuple | list):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    return str(value)
+
+
+def config_to_toml(config: Config) -> str:
+    """The fully resolved config as TOML; ``load_config`` of it gives ``config`` back."""
+    lines: list[str] = []
+    for section in dataclasses.fields(config):
+        lines.append(f"[{section.name}]")
+        for key, value in dataclasses.asdict(getattr(config, section.name)).items():
+            lines.append(f"{key} = {_toml_value(value)}")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def save_config(config: Config, path: str | os.PathLike) -> Path:
+    """Write the resolved config atomically."""
+    from setibl.io import atomic_write_text
+
+    return atomic_write_text(Path(path), config_to_toml(config))
+
+
+def find_config(name: str) -> Path:
+    """Path of a bundled config (``seed``, ``demo``) shipped in the repository's configs/."""
+    candidates = [
+        Path(__file__).resolve().parents[2] / "configs" / f"{name}.toml",
+        Path.cwd() / "configs" / f"{name}.toml",
+    ]
+    for candidate in candidates:
+        if candidate.is_file():
+            return candidate
+    raise ConfigError(f"bundled config '{name}' not found in {[str(c) for c in candidates]}")

@@ -1,0 +1,101 @@
+import dataclasses
+
+import pytest
+
+from setibl.config import (
+    Config,
+    ConfigError,
+    apply_overrides,
+    config_to_toml,
+    find_config,
+    load_config,
+    save_config,
+)
+
+
+def test_seed_toml_equals_defaults():
+    assert load_config(find_config("seed")) == Config()
+
+
+def test_defaults_are_the_reference_recipe():
+    config = Config()
+    assert (config.data.height, config.data.width) == (273, 256)
+    assert config.data.on_scans == (0, 2, 4)
+    assert config.records.train_shards == 20 and config.records.test_shards == 10
+    assert config.records.layout == "on3" and config.records.encoding == "float16"
+    assert config.augment.shear_deg == 2.0 and config.augment.rotation_deg == 0.0
+    assert config.augment.zoom_sigma == 1 / 8 and config.augment.shift_px == 8.0
+    assert config.augment.saturation == (0.7, 1.3) and config.augment.contrast == (0.8, 1.2)
+    assert config.augment.brightness == 0.1
+    assert (config.augment.dropout_prob, config.augment.dropout_count) == (0.5, 8)
+    assert config.augment.dropout_size == 0.05
+    assert config.model.backbone == "efficientnet_b6" and config.model.weights == "imagenet"
+    assert config.model.head_units == 32 and config.model.label_smoothing == 0.01
+    schedule = config.schedule
+    assert (schedule.lr_start, schedule.lr_max_per_sample, schedule.lr_min) == (5e-6, 1.25e-6, 1e-6)
+    assert (schedule.ramp_epochs, schedule.sustain_epochs, schedule.decay) == (5, 0, 0.8)
+    train = config.train
+    assert (train.folds, train.fold_seed, train.epochs, train.batch_size, train.tta) == (
+        5,
+        42,
+        12,
+        32,
+        11,
+    )
+    assert config.fold_weight_list() == [0.2] * 5
+    assert config.run.seed == 42
+
+
+def test_round_trip_through_toml(tmp_path):
+    config = apply_overrides(
+        Config(),
+        [
+            "train.epochs=3",
+            "augment.saturation=[0.5, 1.5]",
+            "model.backbone=small_cnn",
+            "run.deterministic=true",
+        ],
+    )
+    path = save_config(config, tmp_path / "config.toml")
+    assert load_config(path) == config
+    assert "epochs = 3" in config_to_toml(config)
+
+
+def test_override_types():
+    config = apply_overrides(
+        Config(), ["schedule.lr_min=1", "train.fold_weights=[0.5, 0.5]", "train.folds=2"]
+    )
+    assert config.schedule.lr_min == 1.0 and isinstance(config.schedule.lr_min, float)
+    assert config.train.fold_weights == (0.5, 0.5)
+    assert dataclasses.is_dataclass(config)
+
+
+@pytest.mark.parametrize(
+    ("override", "named"),
+    [
+        ("train.epochs=3.5", "train.epochs"),
+        ("train.epochs=many", "train.epochs"),
+        ("train.bogus=1", "train.bogus"),
+        ("nosuch.key=1", "nosuch"),
+        ("run.deterministic=1", "run.deterministic"),
+        ("augment.saturation=[1.0]", "augment.saturation"),
+        ("train.fold_weights=[1.0]", "train.fold_weights"),
+        ("epochs=3", "section.key"),
+        ("train.epochs", "section.key=value"),
+    ],
+)
+def test_override_errors_name_the_key(override, named):
+    with pytest.raises(ConfigError, match=named.replace(".", r"\.")):
+        apply_overrides(Config(), [override])
+
+
+def test_unknown_key_in_file_is_named(tmp_path):
+    path = tmp_path / "bad.toml"
+    path.write_text("[train]\nepocs = 3\n")
+    with pytest.raises(ConfigError, match=r"bad\.toml.*train\.epocs"):
+        load_config(path)
+
+
+def test_config_is_frozen():
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        Config().train.epochs = 1  # type: ignore[misc]
