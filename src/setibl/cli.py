@@ -134,6 +134,52 @@ def show(data, snippet_id, out, split, config_path, overrides) -> None:
     click.echo(str(path))
 
 
+@cli.command()
+@click.argument("data", type=click.Path(file_okay=False))
+@click.option("--out", type=click.Path(file_okay=False), required=True, help="Shard folder.")
+@click.option("--layout", default=None, help="on3 | all6 | on_off | stack (records.layout).")
+@click.option("--encoding", type=click.Choice(["float16", "png8"]), default=None)
+@click.option("--skip-bad", is_flag=True, help="Drop bad snippets (listed in OUT/dropped.csv).")
+@_config_options
+def shard(data, out, layout, encoding, skip_bad, config_path, overrides) -> None:
+    """Write TFRecord shards (train stratified by target x group, and test) with a manifest."""
+    from setibl.cadence import DataError
+    from setibl.records import RecordsError
+    from setibl.workflows import shard_data
+
+    extra = [f'records.layout="{layout}"'] if layout else []
+    extra += [f'records.encoding="{encoding}"'] if encoding else []
+    config = _load(config_path, (*overrides, *extra))
+    try:
+        manifest = shard_data(config, data, out, skip_bad=skip_bad)
+    except (DataError, RecordsError) as err:
+        raise click.ClickException(str(err)) from None
+    counts = {}
+    for entry in manifest["shards"]:
+        counts[entry["split"]] = counts.get(entry["split"], 0) + entry["count"]
+    _echo_json({"out": out, "layout": manifest["layout"], "encoding": manifest["encoding"],
+                "image_shape": manifest["image_shape"], "records": counts})
+
+
+@cli.command()
+@click.argument("records", type=click.Path(file_okay=False))
+@click.option("--out", type=click.Path(dir_okay=False), default="augmented.png",
+              show_default=True)
+@click.option("--samples", type=int, default=3, show_default=True)
+@_config_options
+def augview(records, out, samples, config_path, overrides) -> None:
+    """Draw a batch of augmented training samples (rows) and their scans (columns) as PNG."""
+    from setibl.records import RecordsError
+    from setibl.workflows import augmented_batch_picture
+
+    config = _load(config_path, overrides)
+    try:
+        path = augmented_batch_picture(config, records, out, samples)
+    except RecordsError as err:
+        raise click.ClickException(str(err)) from None
+    click.echo(str(path))
+
+
 def main() -> None:
     """Console entry point."""
     try:

@@ -54,3 +54,23 @@ def plot_cadence(
     if heading:
         figure.suptitle(heading, fontsize=9)
     return save_figure(figure, path)
+
+
+def plot_augmented_batch(
+    images: np.ndarray, path: str | os.PathLike, ids: Sequence[str] = (), columns: int = 3
+) -> Path:
+    """Rows of samples, columns of their first ``columns`` channels (the ON scans for on3)."""
+    rows = images.shape[0]
+    columns = min(columns, images.shape[-1])
+    figure, axes = plt.subplots(rows, columns, figsize=(3 * columns, 2.6 * rows), squeeze=False)
+    for row in range(rows):
+        for column in range(columns):
+            axis = axes[row, column]
+            axis.imshow(images[row, :, :, column], aspect="auto", cmap="viridis",
+                        interpolation="nearest")
+            axis.set_xticks([])
+            axis.set_yticks([])
+            label = ids[row] if row < len(ids) else f"sample {row}"
+            axis.set_title(f"{label} ch {column}", fontsize=8)
+    figure.suptitle("augmented training samples", fontsize=10)
+    return save_figure(figure, path)

@@ -76,3 +76,50 @@ def show_cadence(
                 f"drift {row['drift_rate']:.3f} Hz/s, {row['profile']}"
             )
     return plot_cadence(cadence, out, title=f"{snippet_id} ({split})", notes=notes)
+
+
+def shard_data(
+    config: Config, data: str | os.PathLike, out: str | os.PathLike, skip_bad: bool = False,
+    progress: bool = True,
+) -> dict:
+    """Validate a Kaggle-layout folder, then write its train and test shards into ``out``.
+
+    A bad snippet stops the run unless ``skip_bad``; then what was dropped is listed in
+    ``out/dropped.csv``.
+    """
+    from setibl.cadence import validate
+    from setibl.io import atomic_write_csv
+    from setibl.records import ShardSpec, write_records
+
+    report = validate(data, config.image_shape, workers=config.data.load_workers)
+    if report.problems:
+        if not skip_bad:
+            listing = "\n".join(str(p) for p in report.problems[:20])
+            raise DataError(f"{len(report.problems)} problem(s) in {data}:\n{listing}")
+        Path(out).mkdir(parents=True, exist_ok=True)
+        atomic_write_csv(Path(out) / "dropped.csv", report.dropped_table())
+    spec = ShardSpec(config.records.layout, config.records.encoding, config.image_shape,
+                     config.data.on_scans)
+    tables = {split: table.drop(columns=[]) for split, table in report.tables.items()}
+    counts = {"train": config.records.train_shards, "test": config.records.test_shards}
+    total = sum(len(t) for t in tables.values())
+    with tqdm(total=total, desc="shard", unit="cadence", disable=not progress) as bar:
+        return write_records(tables, out, spec, counts, seed=config.run.seed,
+                             workers=config.records.workers, progress=bar.update)
+
+
+def augmented_batch_picture(
+    config: Config, records: str | os.PathLike, out: str | os.PathLike, samples: int = 3,
+    split: str = "train",
+) -> Path:
+    """PNG of ``samples`` augmented training images (first three channels each)."""
+    from setibl.pipeline import PipelineSpec, predict_dataset
+    from setibl.plots import plot_augmented_batch
+    from setibl.records import load_manifest, shard_paths
+
+    manifest = load_manifest(records, config.records.layout)
+    spec = PipelineSpec(tuple(manifest["image_shape"]), manifest["encoding"])
+    files = shard_paths(records, manifest, split)
+    batch = next(iter(predict_dataset(files, spec, samples, config.augment, config.run.seed)))
+    ids = [i.decode() for i in batch["id"].numpy()]
+    return plot_augmented_batch(batch["image"].numpy(), out, ids)
