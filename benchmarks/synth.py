@@ -29,17 +29,25 @@ def setigen_cadences(count: int, out: Path, config: SynthConfig, geometry: Caden
         scans = []
         needle = index % 10 == 0
         for scan in range(geometry.scans):
-            frame = stg.Frame(fchans=geometry.width, tchans=geometry.height,
-                              df=config.df_hz * u.Hz, dt=config.dt_s * u.s,
-                              fch1=config.fch1_mhz * u.MHz, ascending=True)
+            frame = stg.Frame(
+                fchans=geometry.width,
+                tchans=geometry.height,
+                df=config.df_hz * u.Hz,
+                dt=config.dt_s * u.s,
+                fch1=config.fch1_mhz * u.MHz,
+                ascending=True,
+            )
             frame.add_noise(x_mean=1.0, noise_type="chi2")
             if needle and scan % 2 == 0:
                 frame.add_signal(
-                    stg.constant_path(f_start=frame.get_frequency(int(rng.integers(30, 220))),
-                                      drift_rate=0.1 * u.Hz / u.s),
+                    stg.constant_path(
+                        f_start=frame.get_frequency(int(rng.integers(30, 220))),
+                        drift_rate=0.1 * u.Hz / u.s,
+                    ),
                     stg.constant_t_profile(level=frame.get_intensity(snr=20)),
                     stg.gaussian_f_profile(width=8 * u.Hz),
-                    stg.constant_bp_profile(level=1))
+                    stg.constant_bp_profile(level=1),
+                )
             scans.append(frame.data)
         data = normalise_scans(np.stack(scans).astype(np.float32), dtype=np.float16)
         np.save(out / f"{index}.npy", data)
@@ -51,8 +59,9 @@ def main() -> None:
     figures = {"cadences": count}
     for workers in (1, 2):
         folder = Path(tempfile.mkdtemp(prefix="bench-synth-"))
-        _, seconds = timed(write_dataset, folder, count, 0, config, geometry, seed=1,
-                           workers=workers)
+        _, seconds = timed(
+            write_dataset, folder, count, 0, config, geometry, seed=1, workers=workers
+        )
         figures[f"setibl_{workers}w_per_s"] = round(count / seconds, 1)
         shutil.rmtree(folder)
     figures["setibl_peak_rss_mib"] = peak_rss_mib()  # flat in N: cadences stream to disk
@@ -62,9 +71,11 @@ def main() -> None:
     shutil.rmtree(folder)
     figures["setigen_1w_per_s"] = round(small / seconds, 1)
     figures["speedup_2w_vs_setigen_1w"] = round(
-        figures["setibl_2w_per_s"] / figures["setigen_1w_per_s"], 1)
+        figures["setibl_2w_per_s"] / figures["setigen_1w_per_s"], 1
+    )
     figures["speedup_1w_vs_setigen_1w"] = round(
-        figures["setibl_1w_per_s"] / figures["setigen_1w_per_s"], 1)
+        figures["setibl_1w_per_s"] / figures["setigen_1w_per_s"], 1
+    )
     figures["peak_rss_mib_with_setigen"] = peak_rss_mib()
     emit("synth", figures)
 

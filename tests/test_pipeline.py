@@ -13,8 +13,9 @@ from .conftest import write_kaggle_folder
 def shards(tmp_path_factory):
     root = tmp_path_factory.mktemp("pipe")
     data = write_kaggle_folder(root / "data", n_train=24, n_test=6)
-    config = load_config(None, ["data.height=16", "data.width=32", "records.train_shards=4",
-                                "records.test_shards=2"])
+    config = load_config(
+        None, ["data.height=16", "data.width=32", "records.train_shards=4", "records.test_shards=2"]
+    )
     manifest = shard_data(config, data, root / "shards", progress=False)
     return root / "shards", manifest
 
@@ -25,8 +26,14 @@ def _spec(manifest, deterministic=True):
 
 def test_train_batches_are_global_size_and_repeat(shards):
     records, manifest = shards
-    dataset = train_dataset(shard_paths(records, manifest, "train"), _spec(manifest), 10,
-                            AugmentConfig(), seed=1, shuffle_buffer=64)
+    dataset = train_dataset(
+        shard_paths(records, manifest, "train"),
+        _spec(manifest),
+        10,
+        AugmentConfig(),
+        seed=1,
+        shuffle_buffer=64,
+    )
     batches = list(dataset.take(5))  # 50 > 24 images: must repeat
     for images, targets in batches:
         assert images.shape == (10, 16, 32, 3) and targets.shape == (10,)
@@ -38,8 +45,9 @@ def test_deterministic_train_pipeline_repeats_exactly(shards):
     files = shard_paths(records, manifest, "train")
 
     def first_batches(seed):
-        dataset = train_dataset(files, _spec(manifest), 8, AugmentConfig(), seed=seed,
-                                shuffle_buffer=64)
+        dataset = train_dataset(
+            files, _spec(manifest), 8, AugmentConfig(), seed=seed, shuffle_buffer=64
+        )
         return [b[0].numpy() for b in dataset.take(3)]
 
     a, b, c = first_batches(3), first_batches(3), first_batches(4)
@@ -64,8 +72,10 @@ def test_tta_passes_differ_repeat_and_keep_ids_aligned(shards):
 
     def run(tta_pass):
         batches = list(predict_dataset(files, spec, 4, config, seed=9, tta_pass=tta_pass))
-        return (np.concatenate([b["id"].numpy() for b in batches]),
-                np.concatenate([b["image"].numpy() for b in batches]))
+        return (
+            np.concatenate([b["id"].numpy() for b in batches]),
+            np.concatenate([b["image"].numpy() for b in batches]),
+        )
 
     ids0, images0 = run(0)
     ids1, images1 = run(1)
@@ -81,6 +91,5 @@ def test_eval_is_plain_and_complete(shards):
     records, manifest = shards
     files = shard_paths(records, manifest, "train")
     images = np.concatenate([x.numpy() for x, _ in eval_dataset(files, _spec(manifest), 5)])
-    plain = np.concatenate([b["image"].numpy() for b in predict_dataset(files, _spec(manifest),
-                                                                         5)])
+    plain = np.concatenate([b["image"].numpy() for b in predict_dataset(files, _spec(manifest), 5)])
     np.testing.assert_array_equal(images, plain)

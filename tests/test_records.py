@@ -22,8 +22,13 @@ from .conftest import TINY_SHAPE, write_kaggle_folder
 
 
 def _overrides(**extra):
-    values = {"data.height": 16, "data.width": 32, "records.train_shards": 3,
-              "records.test_shards": 2, **extra}
+    values = {
+        "data.height": 16,
+        "data.width": 32,
+        "records.train_shards": 3,
+        "records.test_shards": 2,
+        **extra,
+    }
     return [f"{k}={v}" for k, v in values.items()]
 
 
@@ -31,15 +36,20 @@ def _read_all(records, manifest, split):
     spec = PipelineSpec(tuple(manifest["image_shape"]), manifest["encoding"])
     out = {}
     for batch in predict_dataset(shard_paths(records, manifest, split), spec, 5):
-        for ident, image, target in zip(batch["id"].numpy(), batch["image"].numpy(),
-                                        batch["target"].numpy(), strict=True):
+        for ident, image, target in zip(
+            batch["id"].numpy(), batch["image"].numpy(), batch["target"].numpy(), strict=True
+        ):
             out[ident.decode()] = (image, int(target))
     return out
 
 
 def test_assignment_is_stratified_and_balanced():
-    table = pd.DataFrame({"id": [f"{g}{i:04d}" for g in "ab" for i in range(50)],
-                          "target": [int(i % 5 == 0) for i in range(100)]})
+    table = pd.DataFrame(
+        {
+            "id": [f"{g}{i:04d}" for g in "ab" for i in range(50)],
+            "target": [int(i % 5 == 0) for i in range(100)],
+        }
+    )
     table["group"] = table["id"].str[0]
     shards = assign_shards(table, 5, seed=1)
     assert sorted(i for s in shards for i in s) == list(range(100))

@@ -157,14 +157,20 @@ def shard(data, out, layout, encoding, skip_bad, config_path, overrides) -> None
     counts = {}
     for entry in manifest["shards"]:
         counts[entry["split"]] = counts.get(entry["split"], 0) + entry["count"]
-    _echo_json({"out": out, "layout": manifest["layout"], "encoding": manifest["encoding"],
-                "image_shape": manifest["image_shape"], "records": counts})
+    _echo_json(
+        {
+            "out": out,
+            "layout": manifest["layout"],
+            "encoding": manifest["encoding"],
+            "image_shape": manifest["image_shape"],
+            "records": counts,
+        }
+    )
 
 
 @cli.command()
 @click.argument("records", type=click.Path(file_okay=False))
-@click.option("--out", type=click.Path(dir_okay=False), default="augmented.png",
-              show_default=True)
+@click.option("--out", type=click.Path(dir_okay=False), default="augmented.png", show_default=True)
 @click.option("--samples", type=int, default=3, show_default=True)
 @_config_options
 def augview(records, out, samples, config_path, overrides) -> None:

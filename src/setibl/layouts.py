@@ -66,13 +66,20 @@ def _stack(batch: np.ndarray, on_scans: tuple[int, ...]) -> np.ndarray:
 
 
 LAYOUTS: dict[str, Layout] = {
-    "on3": Layout("on3", "ON scans 0, 2, 4 as three channels (reference)", _on3,
-                  lambda scans, on: len(on)),
+    "on3": Layout(
+        "on3", "ON scans 0, 2, 4 as three channels (reference)", _on3, lambda scans, on: len(on)
+    ),
     "all6": Layout("all6", "all six scans as channels", _all6, lambda scans, on: scans),
-    "on_off": Layout("on_off", "ON scans, then ON minus the next OFF", _on_off,
-                     lambda scans, on: 2 * len(on)),
-    "stack": Layout("stack", "all scans stacked vertically, one channel", _stack,
-                    lambda scans, on: 1, lambda scans: scans),
+    "on_off": Layout(
+        "on_off", "ON scans, then ON minus the next OFF", _on_off, lambda scans, on: 2 * len(on)
+    ),
+    "stack": Layout(
+        "stack",
+        "all scans stacked vertically, one channel",
+        _stack,
+        lambda scans, on: 1,
+        lambda scans: scans,
+    ),
 }
 
 

@@ -41,24 +41,40 @@ def _records(files: Sequence[str], spec: PipelineSpec, shuffle_files: bool, seed
     )
 
 
-def _batched(dataset: tf.data.Dataset, spec: PipelineSpec, batch: int, drop: bool):
-    """Batch serialized records and decode them: yields dicts (image, id, target)."""
+def _batched(
+    dataset: tf.data.Dataset,
+    spec: PipelineSpec,
+    batch: int,
+    drop: bool,
+    dtype: tf.DType = tf.float32,
+):
+    """Batch serialized records and decode them: yields dicts (image, id, target).
+
+    ``dtype=float16`` leaves the cast to float32 to the (compiled) augmentation.
+    """
     if spec.encoding == "float16":
         dataset = dataset.batch(batch, drop_remainder=drop)
-        return dataset.map(lambda s: parse_batch(s, spec.image_shape), num_parallel_calls=AUTOTUNE,
-                           deterministic=True)
-    dataset = dataset.map(lambda s: parse_single(s, spec.image_shape, spec.encoding),
-                          num_parallel_calls=AUTOTUNE, deterministic=True)
+        return dataset.map(
+            lambda s: parse_batch(s, spec.image_shape, dtype),
+            num_parallel_calls=AUTOTUNE,
+            deterministic=True,
+        )
+    dataset = dataset.map(
+        lambda s: parse_single(s, spec.image_shape, spec.encoding),
+        num_parallel_calls=AUTOTUNE,
+        deterministic=True,
+    )
     return dataset.batch(batch, drop_remainder=drop)
 
 
 def _augmented(dataset: tf.data.Dataset, augment_config: AugmentConfig, seed: int, stream: int):
     """Augment batch i with the stateless seed (seed, stream * 2**32 + i)."""
-    augment = make_augmenter(augment_config)
+    augment = make_augmenter(augment_config, jit_compile=augment_config.jit_compile)
 
     def apply(index: tf.Tensor, batch: dict) -> dict:
-        batch_seed = tf.stack([tf.constant(seed, tf.int64),
-                               tf.constant(stream, tf.int64) * (2**32) + index])
+        batch_seed = tf.stack(
+            [tf.constant(seed, tf.int64), tf.constant(stream, tf.int64) * (2**32) + index]
+        )
         return {**batch, "image": augment(batch["image"], batch_seed)}
 
     return dataset.enumerate().map(apply, num_parallel_calls=AUTOTUNE, deterministic=True)
@@ -85,7 +101,9 @@ def train_dataset(
     if cache:
         dataset = dataset.cache()
     dataset = dataset.repeat().shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
-    dataset = _batched(dataset, spec, global_batch, drop=True)
+    dataset = _batched(
+        dataset, spec, global_batch, drop=True, dtype=tf.float16 if augment else tf.float32
+    )
     if augment:
         dataset = _augmented(dataset, augment_config, seed, stream=0)
     dataset = dataset.map(lambda b: (b["image"], tf.cast(b["target"], tf.float32)))
@@ -121,7 +139,13 @@ def predict_dataset(
     from training, while each pass is repeatable.
     """
     dataset = _records(files, spec, shuffle_files=False, seed=0)
-    dataset = _batched(dataset, spec, batch, drop=False)
+    dataset = _batched(
+        dataset,
+        spec,
+        batch,
+        drop=False,
+        dtype=tf.float16 if augment_config is not None else tf.float32,
+    )
     if augment_config is not None:
         dataset = _augmented(dataset, augment_config, seed, stream=tta_pass + 1)
     return dataset.prefetch(AUTOTUNE)

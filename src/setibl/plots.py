@@ -66,8 +66,9 @@ def plot_augmented_batch(
     for row in range(rows):
         for column in range(columns):
             axis = axes[row, column]
-            axis.imshow(images[row, :, :, column], aspect="auto", cmap="viridis",
-                        interpolation="nearest")
+            axis.imshow(
+                images[row, :, :, column], aspect="auto", cmap="viridis", interpolation="nearest"
+            )
             axis.set_xticks([])
             axis.set_yticks([])
             label = ids[row] if row < len(ids) else f"sample {row}"

@@ -75,11 +75,13 @@ def serialize_example(image: np.ndarray, snippet_id: str, target: int, encoding:
     return tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString()
 
 
-def parse_batch(serialized: tf.Tensor, image_shape: Sequence[int]) -> dict[str, tf.Tensor]:
-    """Parse a batch of float16 records: image [B, H, W, C] float32, id, target."""
+def parse_batch(
+    serialized: tf.Tensor, image_shape: Sequence[int], dtype: tf.DType = tf.float32
+) -> dict[str, tf.Tensor]:
+    """Parse a batch of float16 records: image [B, H, W, C] (``dtype``), id, target."""
     parsed = tf.io.parse_example(serialized, FEATURES)
     raw = tf.io.decode_raw(parsed["image"], tf.float16)
-    image = tf.reshape(tf.cast(raw, tf.float32), [-1, *image_shape])
+    image = tf.cast(tf.reshape(raw, [-1, *image_shape]), dtype)
     return {"image": image, "id": parsed["id"], "target": parsed["target"]}
 
 
@@ -184,8 +186,14 @@ def write_split(
         if progress is not None:
             progress(len(rows))
         positives = int(rows["target"].sum()) if "target" in rows else None
-        return {"file": path.name, "split": split, "count": len(rows), "positives": positives,
-                "sha256": _sha256(path), "ids": list(rows["id"])}
+        return {
+            "file": path.name,
+            "split": split,
+            "count": len(rows),
+            "positives": positives,
+            "sha256": _sha256(path),
+            "ids": list(rows["id"]),
+        }
 
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
         return list(pool.map(write, plans))
@@ -204,11 +212,16 @@ def write_records(
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     plan = {
-        "layout": spec.layout, "encoding": spec.encoding, "seed": seed,
-        "cadence_shape": list(spec.cadence_shape), "on_scans": list(spec.on_scans),
+        "layout": spec.layout,
+        "encoding": spec.encoding,
+        "seed": seed,
+        "cadence_shape": list(spec.cadence_shape),
+        "on_scans": list(spec.on_scans),
         "shards": shard_counts,
-        "ids": {split: hashlib.sha256("\n".join(t["id"]).encode()).hexdigest()
-                for split, t in tables.items()},
+        "ids": {
+            split: hashlib.sha256("\n".join(t["id"]).encode()).hexdigest()
+            for split, t in tables.items()
+        },
     }
     plan_path = out / PLAN_FILE
     if plan_path.is_file() and json.loads(plan_path.read_text()) != plan:
@@ -219,16 +232,28 @@ def write_records(
     atomic_write_json(plan_path, plan)
     entries = []
     for split, table in tables.items():
-        entries += write_split(table.reset_index(drop=True), out, split, shard_counts[split],
-                               spec, seed, workers, progress)
+        entries += write_split(
+            table.reset_index(drop=True),
+            out,
+            split,
+            shard_counts[split],
+            spec,
+            seed,
+            workers,
+            progress,
+        )
     index = pd.DataFrame(
         [(i, e["split"], e["file"]) for e in entries for i in e["ids"]],
-        columns=["id", "split", "file"])
+        columns=["id", "split", "file"],
+    )
     atomic_write_csv(out / INDEX_FILE, index)
     manifest = {
-        "layout": spec.layout, "encoding": spec.encoding,
-        "cadence_shape": list(spec.cadence_shape), "on_scans": list(spec.on_scans),
-        "image_shape": list(spec.image_shape), "seed": seed,
+        "layout": spec.layout,
+        "encoding": spec.encoding,
+        "cadence_shape": list(spec.cadence_shape),
+        "on_scans": list(spec.on_scans),
+        "image_shape": list(spec.image_shape),
+        "seed": seed,
         "shards": [{k: v for k, v in e.items() if k != "ids"} for e in entries],
     }
     atomic_write_json(out / MANIFEST_FILE, manifest)

@@ -79,7 +79,10 @@ def show_cadence(
 
 
 def shard_data(
-    config: Config, data: str | os.PathLike, out: str | os.PathLike, skip_bad: bool = False,
+    config: Config,
+    data: str | os.PathLike,
+    out: str | os.PathLike,
+    skip_bad: bool = False,
     progress: bool = True,
 ) -> dict:
     """Validate a Kaggle-layout folder, then write its train and test shards into ``out``.
@@ -98,18 +101,29 @@ def shard_data(
             raise DataError(f"{len(report.problems)} problem(s) in {data}:\n{listing}")
         Path(out).mkdir(parents=True, exist_ok=True)
         atomic_write_csv(Path(out) / "dropped.csv", report.dropped_table())
-    spec = ShardSpec(config.records.layout, config.records.encoding, config.image_shape,
-                     config.data.on_scans)
+    spec = ShardSpec(
+        config.records.layout, config.records.encoding, config.image_shape, config.data.on_scans
+    )
     tables = {split: table.drop(columns=[]) for split, table in report.tables.items()}
     counts = {"train": config.records.train_shards, "test": config.records.test_shards}
     total = sum(len(t) for t in tables.values())
     with tqdm(total=total, desc="shard", unit="cadence", disable=not progress) as bar:
-        return write_records(tables, out, spec, counts, seed=config.run.seed,
-                             workers=config.records.workers, progress=bar.update)
+        return write_records(
+            tables,
+            out,
+            spec,
+            counts,
+            seed=config.run.seed,
+            workers=config.records.workers,
+            progress=bar.update,
+        )
 
 
 def augmented_batch_picture(
-    config: Config, records: str | os.PathLike, out: str | os.PathLike, samples: int = 3,
+    config: Config,
+    records: str | os.PathLike,
+    out: str | os.PathLike,
+    samples: int = 3,
     split: str = "train",
 ) -> Path:
     """PNG of ``samples`` augmented training images (first three channels each)."""
