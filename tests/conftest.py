@@ -59,3 +59,55 @@ def tiny_synth(tmp_path_factory) -> Path:
         out, 60, 20, SynthConfig(needle_fraction=0.3), CadenceGeometry(), seed=3, workers=1
     )
     return out
+
+
+TINY_RUN_OVERRIDES = [
+    "data.height=32",
+    "data.width=64",
+    "synth.gap_steps=2",
+    "synth.needle_fraction=0.4",
+    "synth.snr_min=40.0",
+    "synth.snr_max=80.0",
+    "synth.rfi_fraction=0.3",
+    'records.layout="all6"',
+    "records.train_shards=4",
+    "records.test_shards=2",
+    "augment.saturation=[1.0, 1.0]",
+    'model.backbone="small_cnn"',
+    'model.weights="none"',
+    "schedule.lr_start=1e-3",
+    "schedule.lr_max_per_sample=1e-4",
+    "schedule.ramp_epochs=1",
+    "train.folds=2",
+    "train.epochs=2",
+    "train.tta=2",
+    "train.batch_size=8",
+    "train.verbose=0",
+    "train.shuffle_buffer=64",
+]
+
+
+def tiny_config(*extra: str):
+    from setibl.config import load_config
+
+    return load_config(None, [*TINY_RUN_OVERRIDES, *extra])
+
+
+@pytest.fixture(scope="session")
+def tiny_data(tmp_path_factory) -> Path:
+    """64 train + 16 test synthetic cadences of 32 x 64, with labels and needles.csv."""
+    from setibl.workflows import synthesize
+
+    out = tmp_path_factory.mktemp("tinydata") / "data"
+    synthesize(tiny_config(), out, 64, 16, seed=11, workers=1, progress=False)
+    return out
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory, tiny_data) -> Path:
+    """A finished 2-fold run on ``tiny_data`` (sharded into the run folder)."""
+    from setibl.workflows import train_workflow
+
+    run = tmp_path_factory.mktemp("tinyrun") / "run"
+    train_workflow(tiny_config(), tiny_data, run, log=lambda message: None)
+    return run

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 
 import click
 
@@ -82,8 +83,8 @@ def validate(data: str, skip_bad: bool, dropped: str, config_path, overrides) ->
 
 @cli.command()
 @click.argument("out", type=click.Path(file_okay=False))
-@click.option("--n-train", type=int, default=2000, show_default=True)
-@click.option("--n-test", type=int, default=500, show_default=True)
+@click.option("--n-train", type=int, default=None, help="Default: synth.n_train (2000).")
+@click.option("--n-test", type=int, default=None, help="Default: synth.n_test (500).")
 @click.option("--needle-fraction", type=float, default=None, help="Default: synth config.")
 @click.option("--seed", type=int, default=None, help="Default: run.seed of the config.")
 @click.option("--workers", type=int, default=2, show_default=True)
@@ -184,6 +185,101 @@ def augview(records, out, samples, config_path, overrides) -> None:
     except RecordsError as err:
         raise click.ClickException(str(err)) from None
     click.echo(str(path))
+
+
+@cli.command()
+@click.argument("config_file", type=click.Path(dir_okay=False), required=False)
+@click.argument("source", type=click.Path(file_okay=False), required=False)
+@click.option(
+    "--out",
+    "run",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Run folder (required unless --resume RUN).",
+)
+@click.option(
+    "--resume",
+    "resume_run",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Continue the run in this folder with its own config.",
+)
+@click.option("--set", "overrides", multiple=True, metavar="SECTION.KEY=VALUE")
+def train(config_file, source, run, resume_run, overrides) -> None:
+    """Train CONFIG_FILE on SOURCE (shards, or a Kaggle-layout folder sharded first).
+
+    K-fold over train shards, best-AUC weights per fold, OOF and test predictions with TTA.
+    Multi-worker training: set TF_CONFIG on every worker and run the same command.
+    """
+    import os
+
+    from setibl.cadence import DataError
+    from setibl.records import RecordsError
+    from setibl.train import RunError
+    from setibl.workflows import train_workflow
+
+    if resume_run:
+        run = resume_run
+        state = Path(run) / "run.json"
+        if not state.is_file():
+            raise click.UsageError(f"{run} holds no run to resume")
+        config = _load(str(Path(run) / "config.toml"), overrides)
+        source = source or json.loads(state.read_text())["records"]
+    else:
+        if not (config_file and source and run):
+            raise click.UsageError("give CONFIG_FILE SOURCE --out RUN, or --resume RUN")
+        config = _load(config_file, overrides)
+    try:
+        train_workflow(
+            config,
+            source,
+            run,
+            resume=bool(resume_run),
+            multi_worker=bool(os.environ.get("TF_CONFIG")),
+            log=click.echo,
+        )
+    except (DataError, RecordsError, RunError) as err:
+        raise click.ClickException(str(err)) from None
+
+
+@cli.command()
+@click.argument("run", type=click.Path(file_okay=False))
+@click.argument("source", type=click.Path(file_okay=False))
+@click.option("--out", type=click.Path(dir_okay=False), default="submission.csv", show_default=True)
+def predict(run, source, out) -> None:
+    """Score SOURCE's test split with RUN's fold models (with TTA); write a checked CSV."""
+    from setibl.cadence import DataError
+    from setibl.predict import SubmissionError
+    from setibl.records import RecordsError
+    from setibl.train import RunError
+    from setibl.workflows import predict_workflow
+
+    try:
+        path = predict_workflow(run, source, out, log=click.echo)
+    except (DataError, RecordsError, RunError, SubmissionError) as err:
+        raise click.ClickException(str(err)) from None
+    click.echo(str(path))
+
+
+@cli.command()
+@click.option("--out", type=click.Path(file_okay=False), default="runs/demo", show_default=True)
+@_config_options
+def demo(out, config_path, overrides) -> None:
+    """Synthesize a small set, shard, train (configs/demo.toml), predict and report AUCs."""
+    from setibl.config import find_config
+    from setibl.workflows import demo_workflow
+
+    config = _load(config_path or str(find_config("demo")), overrides)
+    demo_workflow(config, out, log=click.echo)
+
+
+@cli.command()
+def backbones() -> None:
+    """List the model backbones by name."""
+    from setibl.models import list_backbones
+
+    for name in list_backbones():
+        click.echo(name)
 
 
 def main() -> None:

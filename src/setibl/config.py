@@ -39,6 +39,8 @@ class DataConfig:
 class SynthConfig:
     """Synthetic cadences; physical units follow setigen (Hz, seconds, setigen SNR)."""
 
+    n_train: int = 2000  # default size of a synthesized set
+    n_test: int = 500
     needle_fraction: float = 0.1
     rfi_fraction: float = 0.5  # fraction of cadences (any label) holding RFI
     df_hz: float = 2.7939677238464355

@@ -84,6 +84,7 @@ def shard_data(
     out: str | os.PathLike,
     skip_bad: bool = False,
     progress: bool = True,
+    splits: tuple[str, ...] = ("train", "test"),
 ) -> dict:
     """Validate a Kaggle-layout folder, then write its train and test shards into ``out``.
 
@@ -94,7 +95,7 @@ def shard_data(
     from setibl.io import atomic_write_csv
     from setibl.records import ShardSpec, write_records
 
-    report = validate(data, config.image_shape, workers=config.data.load_workers)
+    report = validate(data, config.image_shape, splits=splits, workers=config.data.load_workers)
     if report.problems:
         if not skip_bad:
             listing = "\n".join(str(p) for p in report.problems[:20])
@@ -104,7 +105,7 @@ def shard_data(
     spec = ShardSpec(
         config.records.layout, config.records.encoding, config.image_shape, config.data.on_scans
     )
-    tables = {split: table.drop(columns=[]) for split, table in report.tables.items()}
+    tables = dict(report.tables)
     counts = {"train": config.records.train_shards, "test": config.records.test_shards}
     total = sum(len(t) for t in tables.values())
     with tqdm(total=total, desc="shard", unit="cadence", disable=not progress) as bar:
@@ -137,3 +138,157 @@ def augmented_batch_picture(
     batch = next(iter(predict_dataset(files, spec, samples, config.augment, config.run.seed)))
     ids = [i.decode() for i in batch["id"].numpy()]
     return plot_augmented_batch(batch["image"].numpy(), out, ids)
+
+
+def is_records_folder(path: str | os.PathLike) -> bool:
+    from setibl.records import MANIFEST_FILE
+
+    return (Path(path) / MANIFEST_FILE).is_file()
+
+
+def train_workflow(
+    config: Config,
+    source: str | os.PathLike,
+    run: str | os.PathLike,
+    resume: bool = False,
+    multi_worker: bool = False,
+    log=print,
+) -> dict:
+    """Train on shards, or on a Kaggle-layout folder sharded first into ``run/shards``."""
+    from setibl.devices import configure_precision, detect_hardware
+    from setibl.repro import seed_everything
+    from setibl.train import train_run
+
+    seed_everything(config.run.seed, config.run.deterministic)
+    records = Path(source)
+    if not is_records_folder(records):
+        records = Path(run) / "shards"
+        log(f"sharding {source} into {records}")
+        shard_data(config, source, records)
+    hardware = detect_hardware(multi_worker=multi_worker)
+    configure_precision(hardware, config.train.mixed_precision)
+    return train_run(config, records, run, hardware, resume=resume, log=log)
+
+
+def predict_workflow(
+    run: str | os.PathLike,
+    source: str | os.PathLike,
+    out: str | os.PathLike,
+    batch: int | None = None,
+    log=print,
+) -> Path:
+    """Score the test split of ``source`` (Kaggle folder or shards) with a finished run's
+    fold models and TTA; the submission is validated against the expected test ids."""
+    import dataclasses
+
+    from setibl.cadence import SUBMISSION_FILE
+    from setibl.config import load_config
+    from setibl.layouts import get_layout
+    from setibl.models import build_model
+    from setibl.pipeline import PipelineSpec
+    from setibl.predict import average_folds, predict_records, write_submission
+    from setibl.records import INDEX_FILE, load_manifest, shard_paths
+    from setibl.train import fold_model_paths
+
+    run = Path(run)
+    config = load_config(run / "config.toml")
+    records = Path(source)
+    if not is_records_folder(records):
+        digest = path_digest(Path(source).resolve())
+        records = run / "predict-shards" / digest
+        log(f"sharding the test split of {source} into {records}")
+        shard_data(config, source, records, splits=("test",))
+    image_shape = get_layout(config.records.layout).output_shape(
+        config.image_shape, config.data.on_scans
+    )
+    manifest = load_manifest(records, config.records.layout, image_shape)
+    spec = PipelineSpec(image_shape, manifest["encoding"])
+    files = shard_paths(records, manifest, "test")
+    frames = []
+    for fold, weights in enumerate(fold_model_paths(run, config.train.folds)):
+        model = build_model(dataclasses.replace(config.model, weights="none"), image_shape)
+        model.load_weights(weights)
+        seed = config.run.seed + 7919 * (fold + 1)
+        result = predict_records(
+            model,
+            files,
+            spec,
+            batch or config.train.batch_size,
+            config.augment,
+            config.train.tta,
+            seed,
+        )
+        frames.append(pd.DataFrame({"id": result.ids, "pred": result.tta}))
+        log(f"fold {fold}: scored {len(result.ids)} cadences")
+    submission = average_folds(frames, config.fold_weight_list())
+    sample = Path(source) / SUBMISSION_FILE
+    if sample.is_file():
+        expected = list(pd.read_csv(sample, dtype={"id": str})["id"])
+    else:
+        index = pd.read_csv(records / INDEX_FILE, dtype={"id": str})
+        expected = list(index.loc[index["split"] == "test", "id"])
+    return write_submission(submission, out, expected)
+
+
+def path_digest(path: Path) -> str:
+    """Short stable name for a folder path (cache folders)."""
+    import hashlib
+
+    return hashlib.sha256(str(path).encode()).hexdigest()[:12]
+
+
+def test_auc(submission: str | os.PathLike, labels: str | os.PathLike) -> float | None:
+    """AUC of a submission against a labels CSV (id, target), joined on id."""
+    from setibl.train import safe_auc
+
+    preds = pd.read_csv(submission, dtype={"id": str})
+    truth = pd.read_csv(labels, dtype={"id": str})
+    merged = truth.merge(preds, on="id", suffixes=("", "_pred"), validate="one_to_one")
+    if len(merged) != len(truth):
+        raise DataError(f"{submission}: {len(truth) - len(merged)} labelled id(s) missing")
+    return safe_auc(merged["target"].to_numpy(), merged["target_pred"].to_numpy())
+
+
+def demo_workflow(config: Config, out: str | os.PathLike, log=print) -> dict:
+    """Synthesize (if absent), shard, train with TTA, predict the test split, print AUCs.
+
+    Every stage resumes: run it again after an interruption and it continues.
+    """
+    import time
+
+    from setibl.devices import configure_precision, detect_hardware
+    from setibl.io import atomic_write_json
+    from setibl.repro import seed_everything
+    from setibl.synth_dataset import TEST_LABELS_FILE
+    from setibl.train import train_run
+
+    started = time.perf_counter()
+    out = Path(out)
+    data, records, run = out / "data", out / "shards", out / "run"
+    if not (data / "train_labels.csv").is_file():
+        log(f"synthesizing {config.synth.n_train} + {config.synth.n_test} cadences into {data}")
+        synthesize(
+            config,
+            data,
+            config.synth.n_train,
+            config.synth.n_test,
+            config.run.seed,
+            workers=config.records.workers,
+            overwrite=True,
+        )
+    if not is_records_folder(records):
+        shard_data(config, data, records)
+    seed_everything(config.run.seed, config.run.deterministic)
+    hardware = detect_hardware(look_for_tpu=False)
+    configure_precision(hardware, config.train.mixed_precision)
+    metrics = train_run(
+        config, records, run, hardware, resume=(run / "config.toml").is_file(), log=log
+    )
+    metrics["test_auc"] = test_auc(run / "submission.csv", data / TEST_LABELS_FILE)
+    metrics["seconds"] = round(time.perf_counter() - started, 1)
+    atomic_write_json(run / "metrics.json", metrics)
+    log(
+        f"test AUC {metrics['test_auc']:.4f} against {data / TEST_LABELS_FILE}; "
+        f"{metrics['seconds']:.0f} s in all; run folder {run}"
+    )
+    return metrics

@@ -1,0 +1,116 @@
+"""Predictions with test-time augmentation, fold averaging and validated submissions."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import keras
+import numpy as np
+import pandas as pd
+
+from setibl.config import AugmentConfig
+from setibl.io import atomic_write_csv
+from setibl.pipeline import PipelineSpec, predict_dataset
+
+
+class SubmissionError(ValueError):
+    """A submission would be wrong: missing or duplicate ids, values outside [0, 1], NaN."""
+
+
+@dataclass
+class Predictions:
+    """Per-record predictions of one model over some shards, in file order."""
+
+    ids: np.ndarray  # str
+    targets: np.ndarray  # int, -1 where unknown
+    plain: np.ndarray  # no augmentation
+    tta: np.ndarray  # mean over the TTA passes (equal to plain when there are none)
+
+    def frame(self) -> pd.DataFrame:
+        return pd.DataFrame(
+            {"id": self.ids, "target": self.targets, "pred_plain": self.plain, "pred": self.tta}
+        )
+
+
+def _one_pass(model: keras.Model, dataset) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    ids, targets, preds = [], [], []
+    for batch in dataset:
+        preds.append(np.asarray(model.predict_on_batch(batch["image"])).reshape(-1))
+        ids.append(batch["id"].numpy())
+        targets.append(batch["target"].numpy())
+    if not ids:
+        return np.array([], str), np.array([], int), np.array([], np.float32)
+    decoded = np.array([i.decode() for i in np.concatenate(ids)])
+    return decoded, np.concatenate(targets), np.concatenate(preds)
+
+
+def predict_records(
+    model: keras.Model,
+    files: Sequence[str],
+    spec: PipelineSpec,
+    batch: int,
+    augment_config: AugmentConfig,
+    tta: int,
+    seed: int,
+) -> Predictions:
+    """One plain pass and ``tta`` augmented passes over ``files``; TTA = mean of the passes."""
+    ids, targets, plain = _one_pass(model, predict_dataset(files, spec, batch))
+    if tta <= 0:
+        return Predictions(ids, targets, plain, plain.copy())
+    total = np.zeros_like(plain, dtype=np.float64)
+    for tta_pass in range(tta):
+        dataset = predict_dataset(files, spec, batch, augment_config, seed, tta_pass)
+        pass_ids, _, preds = _one_pass(model, dataset)
+        if not np.array_equal(pass_ids, ids):
+            raise RuntimeError("TTA pass read records in a different order; cannot average")
+        total += preds
+    return Predictions(ids, targets, plain, (total / tta).astype(np.float32))
+
+
+def average_folds(frames: Sequence[pd.DataFrame], weights: Sequence[float]) -> pd.DataFrame:
+    """Weighted sum of per-fold test predictions (id, pred) -> (id, target) sorted by id."""
+    if len(frames) != len(weights):
+        raise ValueError(f"{len(frames)} fold predictions but {len(weights)} weights")
+    merged = None
+    for fold, (frame, weight) in enumerate(zip(frames, weights, strict=True)):
+        part = frame.set_index("id")["pred"].rename(f"fold{fold}") * weight
+        merged = part.to_frame() if merged is None else merged.join(part, how="outer")
+    if merged.isna().any().any():
+        raise SubmissionError("folds predicted different sets of test ids")
+    total = merged.sum(axis=1)
+    result = total.rename("target").reset_index().sort_values("id", kind="stable")
+    return result.reset_index(drop=True)
+
+
+def validate_submission(frame: pd.DataFrame, expected_ids: Sequence[str] | None) -> None:
+    """Every expected id exactly once, no other id, values finite and in [0, 1]."""
+    if list(frame.columns) != ["id", "target"]:
+        raise SubmissionError(f"columns must be ['id', 'target'], got {list(frame.columns)}")
+    duplicated = frame["id"][frame["id"].duplicated()]
+    if len(duplicated):
+        raise SubmissionError(f"duplicate id(s): {list(duplicated[:5])}")
+    values = frame["target"].to_numpy(dtype=np.float64)
+    if not np.isfinite(values).all():
+        raise SubmissionError(f"{int((~np.isfinite(values)).sum())} NaN/Inf prediction(s)")
+    if (values < 0).any() or (values > 1).any():
+        raise SubmissionError("predictions outside [0, 1]")
+    if expected_ids is not None:
+        expected, got = set(expected_ids), set(frame["id"])
+        missing, extra = sorted(expected - got), sorted(got - expected)
+        if missing or extra:
+            raise SubmissionError(
+                f"ids differ from the expected test ids: {len(missing)} missing "
+                f"{missing[:5]}, {len(extra)} unexpected {extra[:5]}"
+            )
+
+
+def write_submission(
+    frame: pd.DataFrame, path: str | os.PathLike, expected_ids: Sequence[str] | None
+) -> Path:
+    """Validate, sort by id and write atomically."""
+    frame = frame[["id", "target"]].sort_values("id", kind="stable").reset_index(drop=True)
+    validate_submission(frame, expected_ids)
+    return atomic_write_csv(path, frame)
