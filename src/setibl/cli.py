@@ -274,6 +274,107 @@ def demo(out, config_path, overrides) -> None:
 
 
 @cli.command()
+@click.argument("data", type=click.Path(file_okay=False))
+@click.option("--split", type=click.Choice(["train", "test"]), default="test", show_default=True)
+@click.option("--out", type=click.Path(dir_okay=False), default="dedoppler.csv", show_default=True)
+@click.option(
+    "--filter-level",
+    type=click.IntRange(0, 3),
+    default=None,
+    help="0: rank by score alone; 1-3: turboSETI levels first (default: config).",
+)
+@click.option("--workers", type=int, default=None, help="Processes (default: config).")
+@_config_options
+def dedoppler(data, split, out, filter_level, workers, config_path, overrides) -> None:
+    """Classical de-Doppler search with ON-OFF filtering; predictions + hits table."""
+    from setibl.cadence import DataError
+    from setibl.workflows import dedoppler_workflow
+
+    config = _load(config_path, overrides)
+    try:
+        predictions, hits = dedoppler_workflow(config, data, split, out, filter_level, workers)
+    except DataError as err:
+        raise click.ClickException(str(err)) from None
+    click.echo(f"{predictions}\n{hits}")
+
+
+@cli.command()
+@click.argument("predictions", type=click.Path(dir_okay=False))
+@click.argument("labels", type=click.Path(dir_okay=False))
+@click.option(
+    "--needles",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="needles.csv for injection-recovery (default: beside LABELS, if there).",
+)
+@click.option(
+    "--fpr",
+    type=float,
+    default=0.01,
+    show_default=True,
+    help="False-positive rate on haystack cadences for the recall figures.",
+)
+@click.option("--out", type=click.Path(dir_okay=False), default=None, help="Metrics JSON.")
+def evaluate(predictions, labels, needles, fpr, out) -> None:
+    """AUC, per-fold/group AUC and recall vs S/N and drift for any predictions CSV."""
+    import pandas as pd
+
+    from setibl.cadence import DataError
+    from setibl.evaluate import evaluate as run_evaluate
+    from setibl.evaluate import (
+        load_labels,
+        load_predictions,
+        needles_path_for,
+        summary_lines,
+        to_jsonable,
+    )
+    from setibl.io import atomic_write_json
+
+    needles = needles or needles_path_for(labels)
+    try:
+        table = pd.read_csv(needles, dtype={"id": str, "scans": str}) if needles else None
+        result = run_evaluate(load_predictions(predictions), load_labels(labels), table, fpr)
+    except DataError as err:
+        raise click.ClickException(str(err)) from None
+    for line in summary_lines(result):
+        click.echo(line)
+    if out:
+        atomic_write_json(out, to_jsonable(result))
+
+
+@cli.command()
+@click.argument("runs", nargs=-1, required=True, type=click.Path(file_okay=False))
+@click.option("--out", type=click.Path(file_okay=False), required=True)
+def blend(runs, out) -> None:
+    """Blend RUNS with simplex weights maximising OOF AUC (cross-validated); write OUT."""
+    from setibl.blend import BlendError, blend_runs
+
+    try:
+        summary = blend_runs(runs, out)
+    except BlendError as err:
+        raise click.ClickException(str(err)) from None
+    _echo_json(summary)
+
+
+@cli.command()
+@click.argument("run", type=click.Path(file_okay=False))
+@click.option(
+    "--data",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="The run's data folder: gallery, test labels, needles.csv.",
+)
+@click.option(
+    "--out", type=click.Path(dir_okay=False), default=None, help="Default: RUN/report.html."
+)
+def report(run, data, out) -> None:
+    """Write a self-contained HTML report of RUN (pictures embedded)."""
+    from setibl.report import build_report
+
+    click.echo(str(build_report(run, data, out)))
+
+
+@cli.command()
 def backbones() -> None:
     """List the model backbones by name."""
     from setibl.models import list_backbones

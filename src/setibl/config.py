@@ -136,7 +136,7 @@ class DedopplerConfig:
     hit_window: int = 8  # channels; hits are local maxima within +-window
     top_hits: int = 8  # per scan, kept for cadence scoring
     off_tolerance: int = 4  # channels of slack around a predicted OFF position
-    filter_level: int = 3
+    filter_level: int = 3  # 0: rank by score alone; 1-3: turboSETI's find_event levels
     workers: int = 2
 
 
@@ -288,8 +288,8 @@ def validate_config(config: Config) -> None:
         raise ConfigError("config key 'data.on_scans': scan index out of range")
     if not 0.0 <= config.synth.needle_fraction <= 1.0:
         raise ConfigError("config key 'synth.needle_fraction': must lie in [0, 1]")
-    if config.dedoppler.filter_level not in (1, 2, 3):
-        raise ConfigError("config key 'dedoppler.filter_level': must be 1, 2 or 3")
+    if config.dedoppler.filter_level not in (0, 1, 2, 3):
+        raise ConfigError("config key 'dedoppler.filter_level': must be 0, 1, 2 or 3")
 
 
 def _toml_value(value: Any) -> str:

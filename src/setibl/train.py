@@ -162,6 +162,7 @@ def _fit_fold(
     global_batch = hardware.global_batch(batch)
     counts = {s["file"]: s["count"] for s in ctx.manifest["shards"]}
     train_count = sum(counts[Path(f).name] for f in train_files)
+    valid_count = sum(counts[Path(f).name] for f in valid_files)
     steps = max(1, train_count // global_batch)
     train_data = train_dataset(
         train_files,
@@ -193,6 +194,7 @@ def _fit_fold(
     model.fit(
         train_data,
         validation_data=valid_data,
+        validation_steps=-(-valid_count // global_batch),
         epochs=config.train.epochs,
         initial_epoch=done,
         steps_per_epoch=steps,

@@ -292,3 +292,82 @@ def demo_workflow(config: Config, out: str | os.PathLike, log=print) -> dict:
         f"{metrics['seconds']:.0f} s in all; run folder {run}"
     )
     return metrics
+
+
+def _dedoppler_chunk(job: tuple) -> tuple[list[dict], list[dict]]:
+    from setibl.cadence import load_many
+    from setibl.dedoppler import run_search
+
+    paths, ids, shape, rules, max_drift, filter_level = job
+    cadences = load_many(paths, shape, workers=1)
+    return run_search(cadences, ids, rules, max_drift, filter_level)
+
+
+def dedoppler_workflow(
+    config: Config,
+    data: str | os.PathLike,
+    split: str,
+    out: str | os.PathLike,
+    filter_level: int | None = None,
+    workers: int | None = None,
+    chunk: int = 16,
+    progress: bool = True,
+) -> tuple[Path, Path]:
+    """De-Doppler search over a split: ``out`` (id, target) plus ``<out>.hits.csv`` (every hit)
+    and ``<out>.events.csv`` (id, level, score)."""
+    import multiprocessing as mp
+
+    from setibl.cadence import discover
+    from setibl.dedoppler import EventRules
+    from setibl.io import atomic_write_csv
+    from setibl.predict import write_submission
+
+    settings = config.dedoppler
+    level = settings.filter_level if filter_level is None else filter_level
+    workers = settings.workers if workers is None else workers
+    table = discover(data, split)
+    rules = EventRules(
+        snr_threshold=settings.snr_threshold,
+        off_snr_threshold=settings.off_snr_threshold,
+        hit_window=settings.hit_window,
+        top_hits=settings.top_hits,
+        off_tolerance=settings.off_tolerance,
+        on_scans=config.data.on_scans,
+        scan_period=config.data.height + config.synth.gap_steps,
+    )
+    jobs = [
+        (
+            list(table["path"][i : i + chunk]),
+            list(table["id"][i : i + chunk]),
+            config.image_shape,
+            rules,
+            settings.max_drift,
+            level,
+        )
+        for i in range(0, len(table), chunk)
+    ]
+    predictions, hits = [], []
+    with tqdm(total=len(table), desc="dedoppler", unit="cadence", disable=not progress) as bar:
+        if workers <= 1:
+            results = map(_dedoppler_chunk, jobs)
+            pool = None
+        else:
+            pool = mp.get_context("fork").Pool(workers)
+            results = pool.imap(_dedoppler_chunk, jobs)
+        try:
+            for chunk_predictions, chunk_hits in results:
+                predictions += chunk_predictions
+                hits += chunk_hits
+                bar.update(len(chunk_predictions))
+        finally:
+            if pool is not None:
+                pool.close()
+                pool.join()
+    out = Path(out)
+    frame = pd.DataFrame(predictions)
+    write_submission(frame[["id", "target"]], out, list(table["id"]))
+    stem = out.with_suffix("")
+    hit_columns = ["id", "scan", "channel", "drift_ch_per_step", "snr", "vetoed"]
+    hits_path = atomic_write_csv(f"{stem}.hits.csv", pd.DataFrame(hits, columns=hit_columns))
+    atomic_write_csv(f"{stem}.events.csv", frame[["id", "level", "score"]])
+    return out, hits_path
