@@ -32,6 +32,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy.ndimage import median_filter
+from scipy.special import expit
 
 ON_DEFAULT = (0, 2, 4)
 
@@ -197,9 +198,12 @@ def score_cadence(search: ScanSearch, rules: EventRules) -> dict:
         centre, tolerance = _window(hit, scan, rules, step)
         return any(o["scan"] == scan and abs(o["channel"] - centre) <= tolerance for o in pool)
 
+    for hit in hits:  # every ON hit gets its veto flag; OFF hits never are vetoed
+        hit["vetoed"] = hit["scan"] in rules.on_scans and any(
+            near(hit, off_hits, scan) for scan in off_scans
+        )
     level, score = 0, -np.inf
     for hit in on_hits:
-        hit["vetoed"] = any(near(hit, off_hits, scan) for scan in off_scans)
         level = max(level, 1)
         if not hit["vetoed"]:
             level = max(level, 2)
@@ -215,8 +219,6 @@ def score_cadence(search: ScanSearch, rules: EventRules) -> dict:
             if low < high:
                 worst_off = max(worst_off, float(search.snr[scan, low:high].max()))
         score = max(score, hit["snr"] - worst_off)
-    for hit in hits:
-        hit.setdefault("vetoed", False)  # only ON hits can be vetoed
     return {"level": level, "score": float(score if np.isfinite(score) else 0.0), "hits": hits}
 
 
@@ -225,7 +227,7 @@ def cadence_prediction(level: int, score: float, filter_level: int) -> float:
 
     ``filter_level`` 0 ranks by score alone; 1-3 put cadences that reach it above all others.
     """
-    squashed = 1.0 / (1.0 + np.exp(-score / 5.0))
+    squashed = float(expit(score / 5.0))
     if filter_level == 0:
         return float(squashed)
     return float(0.5 + 0.5 * squashed if level >= filter_level else 0.5 * squashed)

@@ -110,7 +110,9 @@ def plot_schedule(rates: Sequence[float], path: str | os.PathLike) -> Path:
 def plot_training_curves(histories: dict[int, object], path: str | os.PathLike) -> Path:
     """Per fold: train/val AUC and loss by epoch; best (max val AUC) and min val loss marked."""
     folds = sorted(histories)
-    figure, axes = plt.subplots(len(folds), 2, figsize=(10, 2.8 * len(folds)), squeeze=False)
+    figure, axes = plt.subplots(
+        len(folds), 2, figsize=(10, 2.8 * len(folds)), squeeze=False, constrained_layout=True
+    )
     for row, fold in enumerate(folds):
         history = histories[fold]
         epochs = history["epoch"].to_numpy()

@@ -10,6 +10,7 @@ from pathlib import Path
 import keras
 import numpy as np
 import pandas as pd
+import tensorflow as tf
 
 from setibl.config import AugmentConfig
 from setibl.io import atomic_write_csv
@@ -36,9 +37,12 @@ class Predictions:
 
 
 def _one_pass(model: keras.Model, dataset) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    # A plain compiled call, not predict_on_batch: under MirroredStrategy the latter splits
+    # (and can pad) the batch across replicas; inference needs no distribution here.
+    infer = tf.function(lambda images: model(images, training=False), reduce_retracing=True)
     ids, targets, preds = [], [], []
     for batch in dataset:
-        preds.append(np.asarray(model.predict_on_batch(batch["image"])).reshape(-1))
+        preds.append(np.asarray(infer(batch["image"])).reshape(-1))
         ids.append(batch["id"].numpy())
         targets.append(batch["target"].numpy())
     if not ids:
