@@ -68,3 +68,17 @@ def test_refuses_runs_with_other_folds_or_ids(two_runs, tmp_path):
     oof.assign(id=oof["id"] + "z").to_csv(b / "oof.csv", index=False)
     with pytest.raises(BlendError, match="OOF ids differ"):
         blend_runs([a, b], tmp_path / "y")
+
+
+def test_blend_of_two_trained_runs(tiny_run, tmp_path):
+    from setibl.workflows import train_workflow
+
+    from .conftest import tiny_config
+
+    second = tmp_path / "second"
+    train_workflow(tiny_config("run.seed=7"), tiny_run / "shards", second, log=lambda m: None)
+    summary = blend_runs([tiny_run, second], tmp_path / "blend")
+    assert summary["oof_auc"] >= max(summary["oof_auc_single"])
+    blended = pd.read_csv(tmp_path / "blend" / "submission.csv", dtype={"id": str})
+    first = pd.read_csv(tiny_run / "submission.csv", dtype={"id": str})
+    assert list(blended["id"]) == list(first["id"])

@@ -158,3 +158,15 @@ def test_two_replica_mirrored_training(tmp_path, tiny_data):
     assert result.returncode == 0, result.stdout + result.stderr
     assert "REPLICAS 2 OOF 64" in result.stdout
     assert "MirroredStrategy, 2 replica(s)" in result.stdout
+
+
+def test_demo_workflow_end_to_end(tmp_path):
+    from setibl.workflows import demo_workflow
+
+    config = tiny_config("synth.n_train=48", "synth.n_test=16", "train.epochs=1")
+    metrics = demo_workflow(config, tmp_path / "demo", log=lambda message: None)
+    assert 0.0 <= metrics["test_auc"] <= 1.0
+    run = tmp_path / "demo" / "run"
+    assert (run / "report.html").is_file() and (run / "submission.csv").is_file()
+    again = demo_workflow(config, tmp_path / "demo", log=lambda message: None)
+    assert again["oof_auc"] == metrics["oof_auc"]  # finished folds are reused, not retrained

@@ -291,6 +291,9 @@ def demo_workflow(config: Config, out: str | os.PathLike, log=print) -> dict:
         f"test AUC {metrics['test_auc']:.4f} against {data / TEST_LABELS_FILE}; "
         f"{metrics['seconds']:.0f} s in all; run folder {run}"
     )
+    from setibl.report import build_report
+
+    log(f"report: {build_report(run, data)}")
     return metrics
 
 
