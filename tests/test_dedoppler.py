@@ -70,6 +70,18 @@ def test_top_hit_lands_on_the_injected_line(channel, drift):
     assert search.snr[0, best] > 15
 
 
+@pytest.mark.parametrize("drift", [0.2, -0.1, 0.0])
+def test_time_binned_search_finds_the_line(drift):
+    cadence = _cadence([_needle(70.0, drift, scans=(0,))])
+    search = search_cadences(cadence[None], max_drift=0.25, time_binning=4)[0]
+    best = int(np.argmax(search.snr[0]))
+    assert abs(best - 70) <= 2
+    assert abs(search.drift[0, best] - drift) <= 2 * search.drift_step + 1e-9
+    assert search.drift_step == pytest.approx(1 / (4 * 15))  # 64 rows -> 16 binned rows
+    with pytest.raises(ValueError, match="1 / time_binning"):
+        search_cadences(cadence[None], max_drift=0.5, time_binning=4)
+
+
 def test_needle_in_all_three_on_scans_passes_level_three():
     cadence = _cadence([_needle(50.0, 0.05)])
     result = score_cadence(search_cadences(cadence[None])[0], RULES)

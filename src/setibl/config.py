@@ -130,7 +130,8 @@ class TrainConfig:
 
 @dataclass(frozen=True)
 class DedopplerConfig:
-    max_drift: float = 1.0  # channels per time step
+    max_drift: float = 1.0  # channels per time step; at most 1 / time_binning
+    time_binning: int = 1  # sum this many time steps before the tree (4: ~5x faster)
     snr_threshold: float = 10.0
     off_snr_threshold: float = 6.0
     hit_window: int = 8  # channels; hits are local maxima within +-window
@@ -288,6 +289,13 @@ def validate_config(config: Config) -> None:
         raise ConfigError("config key 'data.on_scans': scan index out of range")
     if not 0.0 <= config.synth.needle_fraction <= 1.0:
         raise ConfigError("config key 'synth.needle_fraction': must lie in [0, 1]")
+    if config.dedoppler.time_binning < 1 or (
+        config.dedoppler.max_drift * config.dedoppler.time_binning > 1.0 + 1e-9
+    ):
+        raise ConfigError(
+            "config keys 'dedoppler.max_drift' x 'dedoppler.time_binning' must "
+            "not exceed 1 (channel per binned time row)"
+        )
     if config.dedoppler.filter_level not in (0, 1, 2, 3):
         raise ConfigError("config key 'dedoppler.filter_level': must be 0, 1, 2 or 3")
 

@@ -301,9 +301,9 @@ def _dedoppler_chunk(job: tuple) -> tuple[list[dict], list[dict]]:
     from setibl.cadence import load_many
     from setibl.dedoppler import run_search
 
-    paths, ids, shape, rules, max_drift, filter_level = job
+    paths, ids, shape, rules, max_drift, filter_level, binning = job
     cadences = load_many(paths, shape, workers=1)
-    return run_search(cadences, ids, rules, max_drift, filter_level)
+    return run_search(cadences, ids, rules, max_drift, filter_level, binning)
 
 
 def dedoppler_workflow(
@@ -346,6 +346,7 @@ def dedoppler_workflow(
             rules,
             settings.max_drift,
             level,
+            settings.time_binning,
         )
         for i in range(0, len(table), chunk)
     ]
