@@ -82,3 +82,29 @@ def test_blend_of_two_trained_runs(tiny_run, tmp_path):
     blended = pd.read_csv(tmp_path / "blend" / "submission.csv", dtype={"id": str})
     first = pd.read_csv(tiny_run / "submission.csv", dtype={"id": str})
     assert list(blended["id"]) == list(first["id"])
+
+
+def test_blend_with_dedoppler_predictions(tiny_run, tiny_data, tmp_path):
+    from setibl.workflows import dedoppler_workflow
+
+    from .conftest import tiny_config
+
+    config = tiny_config()
+    files = []
+    for split in ("train", "test"):
+        out, _ = dedoppler_workflow(
+            config,
+            tiny_data,
+            split,
+            tmp_path / f"dd_{split}.csv",
+            filter_level=0,
+            workers=1,
+            progress=False,
+        )
+        files.append(str(out))
+    summary = blend_runs([tiny_run, ":".join(files)], tmp_path / "blend")
+    assert len(summary["weights"]) == 2
+    assert summary["oof_auc"] >= max(summary["oof_auc_single"])
+    assert (tmp_path / "blend" / "submission.csv").is_file()
+    with pytest.raises(BlendError, match="at least one member must be a run folder"):
+        blend_runs([":".join(files)], tmp_path / "x")

@@ -44,6 +44,38 @@ def load_run(run: str | os.PathLike) -> tuple[pd.DataFrame, pd.DataFrame | None]
     return oof, submission
 
 
+def load_predictions_member(spec: str) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """``TRAIN.csv[:TEST.csv]``: a detector not trained on the labels (e.g. de-Doppler), whose
+    predictions (id, target) on the train split stand in for OOF predictions."""
+    train_csv, _, test_csv = spec.partition(":")
+    frames = []
+    for path in (train_csv, test_csv):
+        if not path:
+            frames.append(None)
+            continue
+        if not Path(path).is_file():
+            raise BlendError(
+                f"{path}: not found (a blend member is a run folder or "
+                "TRAIN_PREDICTIONS.csv[:TEST_PREDICTIONS.csv])"
+            )
+        frame = pd.read_csv(path, dtype={"id": str})
+        if not {"id", "target"} <= set(frame):
+            raise BlendError(f"{path}: needs columns id, target")
+        frames.append(frame[["id", "target"]].sort_values("id").reset_index(drop=True))
+    train, test = frames
+    return train.rename(columns={"target": "pred"}), test
+
+
+def _as_oof(name: str, predictions: pd.DataFrame, reference: pd.DataFrame) -> pd.DataFrame:
+    """Give a predictions-file member the reference run's targets and folds."""
+    if (
+        len(predictions) != len(reference)
+        or not (predictions["id"].to_numpy() == reference["id"].to_numpy()).all()
+    ):
+        raise BlendError(f"{name}: predicted ids differ from the runs' OOF ids")
+    return reference[["id", "target", "fold"]].assign(pred=predictions["pred"].to_numpy())
+
+
 def check_compatible(names: Sequence[str], oofs: Sequence[pd.DataFrame]) -> None:
     reference = oofs[0]
     for name, oof in zip(names[1:], oofs[1:], strict=True):
@@ -111,11 +143,26 @@ def cross_validated(
 
 
 def blend_runs(runs: Sequence[str | os.PathLike], out: str | os.PathLike, seed: int = 0) -> dict:
-    """Blend ``runs`` into ``out``: oof.csv, submission.csv (if every run has one), blend.json."""
+    """Blend ``runs`` into ``out``: oof.csv, submission.csv (if every run has one), blend.json.
+
+    A member is a run folder, or ``TRAIN.csv[:TEST.csv]`` predictions of a detector that never
+    saw the labels (the de-Doppler search); at least one run folder supplies labels and folds.
+    """
     names = [str(r) for r in runs]
-    loaded = [load_run(r) for r in runs]
-    oofs = [oof for oof, _ in loaded]
-    check_compatible(names, oofs)
+    is_run = [Path(r).is_dir() for r in runs]
+    if not any(is_run):
+        raise BlendError("at least one member must be a run folder (it supplies labels, folds)")
+    loaded = [
+        load_run(r) if run else load_predictions_member(str(r))
+        for r, run in zip(runs, is_run, strict=True)
+    ]
+    run_names = [n for n, run in zip(names, is_run, strict=True) if run]
+    run_oofs = [oof for (oof, _), run in zip(loaded, is_run, strict=True) if run]
+    check_compatible(run_names, run_oofs)
+    oofs = [
+        oof if run else _as_oof(name, oof, run_oofs[0])
+        for name, (oof, _), run in zip(names, loaded, is_run, strict=True)
+    ]
     targets = oofs[0]["target"].to_numpy()
     matrix = np.stack([oof["pred"].to_numpy() for oof in oofs], axis=1)
     weights, score = fit_weights(matrix, targets, seed)

@@ -343,10 +343,14 @@ def evaluate(predictions, labels, needles, fpr, out) -> None:
 
 
 @cli.command()
-@click.argument("runs", nargs=-1, required=True, type=click.Path(file_okay=False))
+@click.argument("runs", nargs=-1, required=True)
 @click.option("--out", type=click.Path(file_okay=False), required=True)
 def blend(runs, out) -> None:
-    """Blend RUNS with simplex weights maximising OOF AUC (cross-validated); write OUT."""
+    """Blend RUNS with simplex weights maximising OOF AUC (cross-validated); write OUT.
+
+    Each member is a run folder or TRAIN.csv[:TEST.csv], predictions of a detector that never
+    saw the labels (e.g. setibl dedoppler --split train / --split test).
+    """
     from setibl.blend import BlendError, blend_runs
 
     try:
