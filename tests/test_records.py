@@ -14,7 +14,6 @@ from setibl.records import (
     assign_shards,
     load_manifest,
     shard_paths,
-    write_records,
 )
 from setibl.workflows import shard_data
 
@@ -156,4 +155,4 @@ def test_too_few_snippets_for_shards():
 
 def test_spec_image_shape():
     assert ShardSpec("stack", "float16", (6, 16, 32), (0, 2, 4)).image_shape == (96, 32, 1)
-    assert write_records  # imported for the public API
+    assert ShardSpec("on_off", "png8", (6, 16, 32), (0, 2, 4)).image_shape == (16, 32, 6)

@@ -237,7 +237,7 @@ def path_digest(path: Path) -> str:
     return hashlib.sha256(str(path).encode()).hexdigest()[:12]
 
 
-def test_auc(submission: str | os.PathLike, labels: str | os.PathLike) -> float | None:
+def auc_against_labels(submission: str | os.PathLike, labels: str | os.PathLike) -> float | None:
     """AUC of a submission against a labels CSV (id, target), joined on id."""
     from setibl.train import safe_auc
 
@@ -284,7 +284,7 @@ def demo_workflow(config: Config, out: str | os.PathLike, log=print) -> dict:
     metrics = train_run(
         config, records, run, hardware, resume=(run / "config.toml").is_file(), log=log
     )
-    metrics["test_auc"] = test_auc(run / "submission.csv", data / TEST_LABELS_FILE)
+    metrics["test_auc"] = auc_against_labels(run / "submission.csv", data / TEST_LABELS_FILE)
     metrics["seconds"] = round(time.perf_counter() - started, 1)
     atomic_write_json(run / "metrics.json", metrics)
     log(
