@@ -123,7 +123,7 @@ def test_refuses_non_empty_output_unless_overwrite(tmp_path):
         write_dataset(tmp_path, 4, 2, CONFIG, small, workers=1)
     write_dataset(tmp_path, 6, 2, CONFIG, small, workers=1, overwrite=True)
     assert len(list((tmp_path / "train").rglob("*.npy"))) == 6
-    assert not list(tmp_path.rglob("*.tmp"))
+    assert not list(tmp_path.rglob("*.tmp*"))
 
 
 def test_written_set_is_consistent(tiny_synth):

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import io
 import json
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
@@ -15,29 +16,39 @@ import numpy as np
 import pandas as pd
 
 
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary path beside ``path`` (same suffixes, for writers that look at them);
+    rename it to ``path`` when the block succeeds, delete it when it fails.
+
+    The rename makes a write all-or-nothing for readers and killed processes.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    suffix = "".join(path.suffixes) or ".tmp"
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f".tmp{suffix}", dir=path.parent)
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
 def atomic_write(
     path: str | os.PathLike, write: Callable[[IO[bytes]], None], fsync: bool = True
 ) -> Path:
     """Call ``write(handle)`` on a temporary file in ``path``'s folder, then rename it to ``path``.
 
-    The rename makes the write all-or-nothing for readers and killed processes; ``fsync``
-    additionally survives power loss at some cost per file.
+    ``fsync`` additionally survives power loss, at some cost per file.
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            write(handle)
-            if fsync:
-                handle.flush()
-                os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path
+    with atomic_path(path) as tmp, open(tmp, "wb") as handle:
+        write(handle)
+        if fsync:
+            handle.flush()
+            os.fsync(handle.fileno())
+    return Path(path)
 
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
@@ -74,10 +85,8 @@ def atomic_save_npy(path: str | os.PathLike, array: np.ndarray, fsync: bool = Tr
     path = Path(path)
     array = np.ascontiguousarray(array)
     header = _npy_header(array.shape, np.lib.format.dtype_to_descr(array.dtype))
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-    try:
+    with atomic_path(path) as tmp:
+        fd = os.open(tmp, os.O_WRONLY | os.O_TRUNC)
         try:
             view = memoryview(array).cast("B")
             written = os.writev(fd, [header, view])
@@ -89,13 +98,4 @@ def atomic_save_npy(path: str | os.PathLike, array: np.ndarray, fsync: bool = Tr
                 os.fsync(fd)
         finally:
             os.close(fd)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
     return path
-
-
-def atomic_copy_file(source: str | os.PathLike, path: str | os.PathLike) -> Path:
-    """Copy ``source`` to ``path`` atomically (for files written by other libraries)."""
-    return atomic_write_bytes(path, Path(source).read_bytes())

@@ -26,7 +26,7 @@ import pandas as pd
 import tensorflow as tf
 
 from setibl.cadence import load_snippet
-from setibl.io import atomic_write_csv, atomic_write_json
+from setibl.io import atomic_path, atomic_write_csv, atomic_write_json
 from setibl.layouts import get_layout
 
 MANIFEST_FILE = "manifest.json"
@@ -150,14 +150,12 @@ def _sha256(path: Path) -> str:
 
 def _write_shard(path: Path, rows: pd.DataFrame, spec: ShardSpec) -> None:
     layout = get_layout(spec.layout)
-    tmp = path.with_name(f".{path.name}.tmp")
-    with tf.io.TFRecordWriter(str(tmp)) as writer:
+    with atomic_path(path) as tmp, tf.io.TFRecordWriter(str(tmp)) as writer:
         for row in rows.itertuples(index=False):
             cadence = load_snippet(row.path, spec.cadence_shape)
             image = layout(cadence, spec.on_scans)
             target = int(row.target) if hasattr(row, "target") else NO_TARGET
             writer.write(serialize_example(image, row.id, target, spec.encoding))
-    os.replace(tmp, path)
 
 
 def write_split(

@@ -145,7 +145,13 @@ def build_report(
     }
     images.append((plots.plot_training_curves(histories, folder / "curves.png"), "training curves"))
     curves = {}
-    oof_eval = evaluate(load_predictions(run / "oof.csv"), oof[["id", "target"]])
+    needles = Path(data) / "needles.csv" if data else None
+    table = (
+        pd.read_csv(needles, dtype={"id": str, "scans": str})
+        if needles is not None and needles.is_file()
+        else None
+    )
+    oof_eval = evaluate(oof[["id", "pred", "fold"]], oof[["id", "target"]], table)
     if "roc" in oof_eval:
         curves["OOF"] = {**oof_eval["roc"], "auc": oof_eval["auc"]}
     if (run / "submission.csv").is_file():
@@ -163,11 +169,8 @@ def build_report(
                 curves["test"] = {**test_eval["roc"], "auc": test_eval["auc"]}
     if curves:
         images.append((plots.plot_roc(curves, folder / "roc.png"), "ROC"))
-    needles = Path(data) / "needles.csv" if data else None
-    if needles is not None and needles.is_file():
-        table = pd.read_csv(needles, dtype={"id": str, "scans": str})
-        result = evaluate(load_predictions(run / "oof.csv"), oof[["id", "target"]], table)
-        recovery = result["injection_recovery"]
+    if table is not None:
+        recovery = oof_eval["injection_recovery"]
         if "by_snr" in recovery:
             fpr = recovery["fpr"]
             images.append(

@@ -17,7 +17,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -31,7 +30,7 @@ from sklearn.model_selection import KFold
 
 from setibl.config import Config, config_to_toml
 from setibl.devices import Hardware, use_xla
-from setibl.io import atomic_write_csv, atomic_write_json, atomic_write_text
+from setibl.io import atomic_path, atomic_write_csv, atomic_write_json, atomic_write_text
 from setibl.layouts import get_layout
 from setibl.models import build_model, compile_model
 from setibl.pipeline import PipelineSpec, eval_dataset, train_dataset
@@ -73,15 +72,8 @@ class EpochCheckpoint(keras.callbacks.Callback):
         self.fold_dir, self.state, self.monitor = fold_dir, state, monitor
 
     def _save(self, name: str, save: Callable[[str], None]) -> None:
-        suffix = "".join(Path(name).suffixes)
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=suffix, dir=self.fold_dir)
-        os.close(fd)
-        try:
-            save(tmp)
-            os.replace(tmp, self.fold_dir / name)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
+        with atomic_path(self.fold_dir / name) as tmp:
+            save(str(tmp))
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         logs = dict(logs or {})
