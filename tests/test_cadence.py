@@ -141,3 +141,26 @@ def test_cli_reports_corrupt_nan_and_unlabelled(kaggle_folder, tmp_path):
     assert result.exit_code == 0, result.output
     listed = pd.read_csv(dropped, dtype={"id": str})
     assert sorted(listed["id"]) == sorted([table["id"][0], table["id"][1], "eeeeeeeeeee"])
+
+
+def test_every_float16_value_converts_exactly():
+    from setibl.cadence import to_float32
+
+    halves = np.arange(1 << 16, dtype=np.uint16).view(np.float16)
+    np.testing.assert_array_equal(to_float32(halves), halves.astype(np.float32))
+    assert to_float32(halves).dtype == np.float32
+
+
+@pytest.mark.parametrize("order", ["C", "F"])
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+def test_load_equals_numpy_for_every_dtype_and_order(tmp_path, dtype, order):
+    array = np.random.default_rng(0).standard_normal(TINY_SHAPE).astype(dtype)
+    path = tmp_path / "a.npy"
+    np.save(path, np.asarray(array, order=order))
+    loaded = load_snippet(path, TINY_SHAPE)
+    assert loaded.dtype == np.float32 and loaded.shape == TINY_SHAPE
+    np.testing.assert_array_equal(loaded, array.astype(np.float32))
+    array.flat[7] = np.inf
+    np.save(path, np.asarray(array, order=order))
+    with pytest.raises(DataError, match="1 NaN/Inf"):
+        load_snippet(path, TINY_SHAPE)

@@ -3,16 +3,7 @@ import pandas as pd
 import pytest
 
 from setibl.config import SynthConfig
-from setibl.dedoppler import (
-    EventRules,
-    brute_force_sums,
-    cadence_prediction,
-    score_cadence,
-    search_cadences,
-    taylor_tree,
-    tree_offsets,
-    tree_rows,
-)
+from setibl.dedoppler import EventRules, cadence_prediction, score_cadence, search_cadences
 from setibl.synth import CadenceGeometry, add_signal, make_noise, normalise_scans
 
 GEOMETRY = CadenceGeometry(height=64, width=128, gap_steps=4)
@@ -43,21 +34,6 @@ def _needle(channel, drift, scans=(0, 2, 4), snr=40.0):
         "snr": snr,
         "enabled_scans": list(scans),
     }
-
-
-def test_tree_equals_brute_force_along_its_paths():
-    scan = np.random.default_rng(1).standard_normal((32, 40)).astype(np.float32)
-    offsets = tree_offsets(32)
-    np.testing.assert_allclose(taylor_tree(scan), brute_force_sums(scan, offsets), atol=1e-4)
-
-
-def test_tree_paths_are_straight_within_one_channel():
-    rows = 64
-    offsets = tree_offsets(rows)
-    straight = np.arange(rows)[:, None] * np.arange(rows)[None, :] / (rows - 1)
-    assert np.abs(offsets - straight).max() <= 1.0
-    assert (offsets[:, 0] == 0).all() and (offsets[:, -1] == np.arange(rows)).all()
-    assert tree_rows(273) == 256
 
 
 @pytest.mark.parametrize(("channel", "drift"), [(40.0, 0.3), (90.0, -0.45), (60.0, 0.0)])

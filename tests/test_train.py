@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from setibl.predict import SubmissionError, validate_submission
+from setibl.submission import SubmissionError, validate_submission
 from setibl.train import RunError, fold_splits, train_run
 
 from .conftest import TINY_RUN_OVERRIDES, tiny_config

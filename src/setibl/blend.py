@@ -21,7 +21,7 @@ from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import StratifiedKFold
 
 from setibl.io import atomic_write_csv, atomic_write_json
-from setibl.predict import write_submission
+from setibl.submission import write_submission
 
 
 class BlendError(ValueError):

@@ -249,8 +249,8 @@ def train(config_file, source, run, resume_run, overrides) -> None:
 def predict(run, source, out) -> None:
     """Score SOURCE's test split with RUN's fold models (with TTA); write a checked CSV."""
     from setibl.cadence import DataError
-    from setibl.predict import SubmissionError
     from setibl.records import RecordsError
+    from setibl.submission import SubmissionError
     from setibl.train import RunError
     from setibl.workflows import predict_workflow
 

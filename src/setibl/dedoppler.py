@@ -9,9 +9,10 @@ Search (per scan, data z-scored, (time, channels)):
    tree, as in turboSETI: ``log2(T)`` stages of pairwise
    sums give, for every start channel and every drift index ``d in [0, T)``, the power summed
    along a piecewise-straight path of total offset ``d`` channels over ``T - 1`` steps (drift
-   resolution ``1 / (T - 1)`` channel per step). Negative drifts run the tree on the
-   frequency-reversed scan. Paths leaving the band count zero beyond its edge. Exact, O(T log T)
-   per channel instead of the brute force's O(T^2); NumPy-vectorised over scans and cadences.
+   resolution ``1 / (T - 1)`` channel per step). Negative drifts run the tree downwards in
+   frequency (the sums of the frequency-reversed scan's tree). Paths leaving the band count zero
+   beyond its edge. Exact, O(T log T) per channel instead of the brute force's O(T^2); a
+   compiled kernel (:mod:`setibl.taylor`) keeps only each channel's best drift.
 3. S/N = (sum - median) / (1.4826 MAD), both taken over the zero-drift sums of that scan.
 4. Hits: per channel the best drift; channels whose best S/N is a local maximum within
    ``hit_window`` channels and reaches ``snr_threshold`` (turboSETI's top-hit selection).
@@ -32,79 +33,20 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.ndimage import median_filter
+from scipy.ndimage import maximum_filter1d, median_filter
 from scipy.special import expit
+
+from setibl.taylor import best_drift_sums, tree_rows
 
 ON_DEFAULT = (0, 2, 4)
 
 
-def tree_rows(height: int) -> int:
-    """Largest power of two not above ``height``: the rows the tree uses."""
-    if height < 2:
-        raise ValueError(f"need at least 2 time steps, got {height}")
-    return 1 << (height.bit_length() - 1)
-
-
-def taylor_tree(data: np.ndarray) -> np.ndarray:
-    """(..., T, F) with T a power of two -> (..., T, F) drift sums (drift index, start channel).
-
-    ``out[..., d, f]`` sums ``data[..., t, f + offset_d(t)]`` with :func:`tree_offsets`
-    paths; samples beyond the last channel count zero.
-    """
-    *lead, rows, channels = data.shape
-    if rows & (rows - 1):
-        raise ValueError(f"Taylor tree needs a power-of-two number of rows, got {rows}")
-    current = data.reshape(-1, rows, 1, channels).astype(np.float32)  # (N, blocks, drifts, F)
-    size = 1
-    while size < rows:
-        blocks = current.shape[1] // 2
-        pairs = current.reshape(current.shape[0], blocks, 2, size, channels)
-        first, second = pairs[:, :, 0], pairs[:, :, 1]
-        merged = np.empty((current.shape[0], blocks, 2 * size, channels), np.float32)
-        for drift in range(2 * size):
-            half, shift = drift // 2, drift - drift // 2
-            if shift:
-                np.add(
-                    first[:, :, half, :-shift],
-                    second[:, :, half, shift:],
-                    out=merged[:, :, drift, :-shift],
-                )
-                merged[:, :, drift, -shift:] = first[:, :, half, -shift:]
-            else:
-                np.add(first[:, :, half], second[:, :, half], out=merged[:, :, drift])
-        current, size = merged, 2 * size
-    return current.reshape(*lead, rows, channels)
-
-
-def tree_offsets(rows: int) -> np.ndarray:
-    """(rows, rows) channel offset of each row along the tree's path for each drift index."""
-    if rows == 1:
-        return np.zeros((1, 1), int)
-    half = tree_offsets(rows // 2)
-    out = np.empty((rows, rows), int)
-    for drift in range(rows):
-        inner, shift = drift // 2, drift - drift // 2
-        out[drift] = np.concatenate([half[inner], shift + half[inner]])
-    return out
-
-
-def brute_force_sums(scan: np.ndarray, offsets: np.ndarray) -> np.ndarray:
-    """Reference: (drifts, F) sums of ``scan`` (T, F) along given per-row offsets (slow)."""
-    rows, channels = scan.shape
-    padded = np.concatenate([scan, np.zeros((rows, rows), scan.dtype)], axis=1)
-    out = np.zeros((offsets.shape[0], channels), np.float64)
-    for drift, path in enumerate(offsets):
-        for t in range(rows):
-            out[drift] += padded[t, path[t] : path[t] + channels]
-    return out
-
-
-def flatten_bandpass(scans: np.ndarray, window: int = 17) -> np.ndarray:
-    """Subtract each scan's smoothed time-mean spectrum; (..., T, F) float32."""
-    spectrum = scans.mean(axis=-2, keepdims=True)
-    size = [1] * scans.ndim
+def bandpass(scans: np.ndarray, window: int = 17) -> np.ndarray:
+    """(..., T, F) -> (..., F): each scan's time-mean spectrum, median-filtered over channels."""
+    spectrum = scans.mean(axis=-2, dtype=np.float32)
+    size = [1] * spectrum.ndim
     size[-1] = window
-    return (scans - median_filter(spectrum, size=size, mode="nearest")).astype(np.float32)
+    return median_filter(spectrum, size=size, mode="nearest").astype(np.float32)
 
 
 @dataclass
@@ -134,48 +76,34 @@ def search_cadences(
             "time step is not supported"
         )
     rows = tree_rows(height // time_binning)
-    used = cadences[:, :, : rows * time_binning].astype(np.float32)
+    used = cadences[:, :, : rows * time_binning]
     if time_binning > 1:
-        used = used.reshape(n, scans, rows, time_binning, channels).sum(axis=3)
+        used = used.reshape(n, scans, rows, time_binning, channels).sum(axis=3, dtype=np.float32)
+    used = np.ascontiguousarray(used, dtype=np.float32).reshape(n * scans, rows, channels)
     steps_per_row_drift = (rows - 1) * time_binning  # drift index d = d / this ch per step
     max_index = int(np.floor(max_drift * steps_per_row_drift + 1e-9))
-    flat = flatten_bandpass(used)
-    both = np.stack([flat, flat[..., ::-1]], axis=2)  # (n, scans, sign, T, F)
-    sums = taylor_tree(both)[:, :, :, : max_index + 1]  # (n, scans, sign, D, F)
-    zero = sums[:, :, 0, 0, :]
-    median = np.median(zero, axis=-1)
-    mad = np.median(np.abs(zero - median[..., None]), axis=-1) * 1.4826
-    scale = np.maximum(mad, 1e-6)[:, :, None, None, None]
-    snr = (sums - median[:, :, None, None, None]) / scale
-    snr[:, :, 1] = snr[:, :, 1, :, ::-1]  # negative drifts back to ascending start channels
-    best_index = snr.reshape(n, scans, -1, channels).argmax(axis=2)
-    best = np.take_along_axis(snr.reshape(n, scans, -1, channels), best_index[:, :, None], axis=2)[
-        :, :, 0
-    ]
-    sign = np.where(best_index > max_index, -1.0, 1.0)
-    drift = sign * (best_index % (max_index + 1)) / steps_per_row_drift
-    return [ScanSearch(best[i], drift[i], 1.0 / steps_per_row_drift) for i in range(n)]
+    best, index, zero = best_drift_sums(used, bandpass(used), max_index)
+    median = np.median(zero, axis=-1, keepdims=True)
+    mad = np.median(np.abs(zero - median), axis=-1, keepdims=True) * 1.4826
+    snr = ((best - median) / np.maximum(mad, 1e-6)).reshape(n, scans, channels)
+    drift = (index / steps_per_row_drift).reshape(n, scans, channels)
+    return [ScanSearch(snr[i], drift[i], 1.0 / steps_per_row_drift) for i in range(n)]
 
 
 def find_hits(search: ScanSearch, threshold: float, window: int, top: int) -> list[dict]:
     """Local maxima of the best S/N within +-window channels, at least ``threshold``."""
+    neighbourhood = maximum_filter1d(
+        search.snr, size=2 * window + 1, axis=-1, mode="constant", cval=-np.inf
+    )
     hits = []
-    scans, channels = search.snr.shape
-    for scan in range(scans):
-        values = search.snr[scan]
-        padded = np.pad(values, window, constant_values=-np.inf)
-        windows = np.lib.stride_tricks.sliding_window_view(padded, 2 * window + 1)
-        peaks = np.flatnonzero((values >= windows.max(axis=1)) & (values >= threshold))
-        peaks = peaks[np.argsort(-values[peaks])][:top]
-        for channel in peaks:
-            hits.append(
-                {
-                    "scan": scan,
-                    "channel": int(channel),
-                    "drift_ch_per_step": float(search.drift[scan, channel]),
-                    "snr": float(values[channel]),
-                }
-            )
+    for scan, values in enumerate(search.snr):
+        peaks = np.flatnonzero((values >= neighbourhood[scan]) & (values >= threshold))
+        peaks = peaks[np.argsort(-values[peaks], kind="stable")][:top]
+        drifts, snrs = search.drift[scan, peaks].tolist(), values[peaks].tolist()
+        hits += [
+            {"scan": scan, "channel": channel, "drift_ch_per_step": drift, "snr": snr}
+            for channel, drift, snr in zip(peaks.tolist(), drifts, snrs, strict=True)
+        ]
     return hits
 
 

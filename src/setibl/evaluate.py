@@ -15,7 +15,7 @@ from scipy import stats
 from sklearn.metrics import average_precision_score, precision_recall_curve, roc_curve
 
 from setibl.cadence import DataError
-from setibl.train import safe_auc
+from setibl.submission import safe_auc
 
 CONFIDENCE = 0.6827  # one sigma
 

@@ -23,9 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import keras
-import numpy as np
 import pandas as pd
-from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import KFold
 
 from setibl.config import Config, config_to_toml
@@ -34,22 +32,15 @@ from setibl.io import atomic_path, atomic_write_csv, atomic_write_json, atomic_w
 from setibl.layouts import get_layout
 from setibl.models import build_model, compile_model
 from setibl.pipeline import PipelineSpec, eval_dataset, train_dataset
-from setibl.predict import average_folds, predict_records, write_submission
+from setibl.predict import average_folds, predict_records
 from setibl.records import INDEX_FILE, load_manifest, shard_paths
 from setibl.repro import seed_everything
 from setibl.schedule import learning_rate, peak_learning_rate
+from setibl.submission import safe_auc, write_submission
 
 
 class RunError(RuntimeError):
     """The run folder cannot be used as asked (exists, or holds another run)."""
-
-
-def safe_auc(targets: np.ndarray, preds: np.ndarray) -> float | None:
-    """ROC AUC, or None where only one class is present."""
-    targets = np.asarray(targets)
-    if len(np.unique(targets)) < 2:
-        return None
-    return float(roc_auc_score(targets, preds))
 
 
 def fold_splits(files: list[str], folds: int, seed: int) -> list[tuple[list[str], list[str]]]:

@@ -186,8 +186,9 @@ def predict_workflow(
     from setibl.layouts import get_layout
     from setibl.models import build_model
     from setibl.pipeline import PipelineSpec
-    from setibl.predict import average_folds, predict_records, write_submission
+    from setibl.predict import average_folds, predict_records
     from setibl.records import INDEX_FILE, load_manifest, shard_paths
+    from setibl.submission import write_submission
     from setibl.train import fold_model_paths
 
     run = Path(run)
@@ -239,7 +240,7 @@ def path_digest(path: Path) -> str:
 
 def auc_against_labels(submission: str | os.PathLike, labels: str | os.PathLike) -> float | None:
     """AUC of a submission against a labels CSV (id, target), joined on id."""
-    from setibl.train import safe_auc
+    from setibl.submission import safe_auc
 
     preds = pd.read_csv(submission, dtype={"id": str})
     truth = pd.read_csv(labels, dtype={"id": str})
@@ -323,7 +324,8 @@ def dedoppler_workflow(
     from setibl.cadence import discover
     from setibl.dedoppler import EventRules
     from setibl.io import atomic_write_csv
-    from setibl.predict import write_submission
+    from setibl.submission import write_submission
+    from setibl.taylor import compile_kernel
 
     settings = config.dedoppler
     level = settings.filter_level if filter_level is None else filter_level
@@ -350,6 +352,7 @@ def dedoppler_workflow(
         )
         for i in range(0, len(table), chunk)
     ]
+    compile_kernel()  # once here, inherited by forked workers
     predictions, hits = [], []
     with tqdm(total=len(table), desc="dedoppler", unit="cadence", disable=not progress) as bar:
         if workers <= 1:
