@@ -298,6 +298,38 @@ def dedoppler(data, split, out, filter_level, workers, config_path, overrides) -
     click.echo(f"{predictions}\n{hits}")
 
 
+@cli.command("dedoppler-file")
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option("--out", type=click.Path(dir_okay=False), default="hits.csv", show_default=True)
+@click.option("--max-drift", type=float, default=4.0, show_default=True, help="Hz/s.")
+@click.option("--snr", type=float, default=10.0, show_default=True, help="Hit threshold.")
+@click.option(
+    "--coarse-channels",
+    type=int,
+    default=1,
+    show_default=True,
+    help="Coarse channels per file; each is searched with its own noise statistics.",
+)
+def dedoppler_file(files, out, max_drift, snr, coarse_channels) -> None:
+    """De-Doppler search of .h5/.fil filterbank files: one hits table (MHz, Hz/s, S/N)."""
+    import pandas as pd
+    from tqdm import tqdm
+
+    from setibl.cadence import DataError
+    from setibl.io import atomic_write_csv
+    from setibl.observation import HIT_COLUMNS, search_file
+
+    tables = []
+    for path in tqdm(files, desc="dedoppler-file", unit="file", disable=len(files) < 2):
+        try:
+            hits = search_file(path, max_drift, snr, coarse_channels)
+        except (DataError, ValueError) as err:
+            raise click.ClickException(str(err)) from None
+        tables.append(hits.assign(file=str(path))[["file", *HIT_COLUMNS]])
+    table = pd.concat(tables, ignore_index=True)
+    click.echo(f"{len(table)} hit(s) in {len(files)} file(s) -> {atomic_write_csv(out, table)}")
+
+
 @cli.command()
 @click.argument("predictions", type=click.Path(dir_okay=False))
 @click.argument("labels", type=click.Path(dir_okay=False))
