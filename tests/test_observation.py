@@ -85,15 +85,20 @@ def test_hits_match_turboseti_on_a_setigen_h5_file(tmp_path):
     assert (ours["channel"] - theirs["channel"]).abs().max() <= 1
     assert (ours["frequency_mhz"] - theirs["frequency_mhz"]).abs().max() <= 1.5 * DF_HZ * 1e-6
     assert (ours["drift_hz_per_s"] - theirs["drift_hz_per_s"]).abs().max() <= 1.5 * resolution
-    # turboSETI's std drops the 5% tails: its S/N reads higher by a near-constant factor.
+    # turboSETI's std drops the 5% tails: its S/N reads higher by a near-constant factor...
     ratio = ours["snr"] / theirs["snr"]
-    assert ratio.between(0.6, 1.0).all() and ratio.max() - ratio.min() < 0.15
+    assert ratio.between(0.6, 0.9).all() and ratio.max() - ratio.min() < 0.05
+    # ...and with its noise statistic the S/N values are its own: the tree sums are identical.
+    same = search_file(path, max_drift_hz_per_s=MAX_DRIFT, snr_threshold=15, noise="turboseti")
+    same = same.sort_values("channel").reset_index(drop=True)
+    np.testing.assert_allclose(same["snr"], theirs["snr"], rtol=1e-4)
     # setigen counts channels up in frequency; the file stores them down (negative foff)
     by_file_channel = {1023 - channel: drift for channel, drift in SIGNALS}
     for row in ours.itertuples():
         want = min(by_file_channel, key=lambda c: abs(c - row.channel))
         assert abs(row.channel - want) <= 2
-        assert row.drift_hz_per_s == pytest.approx(by_file_channel[want], abs=1.5 * resolution)
+        # tree paths stray up to a channel from straight lines: the drift lands within 2 steps
+        assert row.drift_hz_per_s == pytest.approx(by_file_channel[want], abs=2.5 * resolution)
 
 
 def test_header_and_units(tmp_path):
@@ -129,3 +134,24 @@ def test_bad_files_name_the_file(tmp_path):
         read_header(garbage)
     with pytest.raises(DataError, match="not found"):
         read_header(tmp_path / "missing.fil")
+
+
+def test_cli_writes_every_hit_of_every_file(tmp_path):
+    from click.testing import CliRunner
+
+    from setibl.cli import cli
+
+    paths = [tmp_path / "a.h5", tmp_path / "b.h5"]
+    for path in paths:
+        _write_frame(path)
+    out = tmp_path / "hits.csv"
+    args = ["dedoppler-file", *map(str, paths), "--max-drift", str(MAX_DRIFT), "--snr", "15"]
+    result = CliRunner().invoke(cli, [*args, "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    table = pd.read_csv(out)
+    expected = search_file(paths[0], max_drift_hz_per_s=MAX_DRIFT, snr_threshold=15)
+    assert list(table.columns) == ["file", *expected.columns]
+    assert table["file"].tolist() == [str(paths[0])] * 3 + [str(paths[1])] * 3
+    np.testing.assert_allclose(table["snr"][:3], expected["snr"], rtol=1e-6)
+    bad = CliRunner().invoke(cli, ["dedoppler-file", str(tmp_path / "none.h5")])
+    assert bad.exit_code != 0 and "none.h5: file not found" in bad.output

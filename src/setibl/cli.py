@@ -310,7 +310,21 @@ def dedoppler(data, split, out, filter_level, workers, config_path, overrides) -
     show_default=True,
     help="Coarse channels per file; each is searched with its own noise statistics.",
 )
-def dedoppler_file(files, out, max_drift, snr, coarse_channels) -> None:
+@click.option(
+    "--bandpass-window",
+    type=int,
+    default=0,
+    show_default=True,
+    help="Channels of the median filter that flattens the bandpass first; 0: none.",
+)
+@click.option(
+    "--noise",
+    type=click.Choice(["mad", "turboseti"]),
+    default="mad",
+    show_default=True,
+    help="S/N scale: 1.4826 MAD, or turboSETI's std without the 5%% tails.",
+)
+def dedoppler_file(files, out, max_drift, snr, coarse_channels, bandpass_window, noise) -> None:
     """De-Doppler search of .h5/.fil filterbank files: one hits table (MHz, Hz/s, S/N)."""
     import pandas as pd
     from tqdm import tqdm
@@ -322,7 +336,7 @@ def dedoppler_file(files, out, max_drift, snr, coarse_channels) -> None:
     tables = []
     for path in tqdm(files, desc="dedoppler-file", unit="file", disable=len(files) < 2):
         try:
-            hits = search_file(path, max_drift, snr, coarse_channels)
+            hits = search_file(path, max_drift, snr, coarse_channels, None, bandpass_window, noise)
         except (DataError, ValueError) as err:
             raise click.ClickException(str(err)) from None
         tables.append(hits.assign(file=str(path))[["file", *HIT_COLUMNS]])

@@ -132,6 +132,7 @@ class TrainConfig:
 class DedopplerConfig:
     max_drift: float = 1.0  # channels per time step; at most 1 / time_binning
     time_binning: int = 1  # sum this many time steps before the tree (4: ~5x faster)
+    bandpass_window: int = 17  # channels of the median filter that flattens the bandpass; 0: off
     snr_threshold: float = 10.0
     off_snr_threshold: float = 6.0
     hit_window: int = 8  # channels; hits are local maxima within +-window
@@ -298,6 +299,8 @@ def validate_config(config: Config) -> None:
         )
     if config.dedoppler.filter_level not in (0, 1, 2, 3):
         raise ConfigError("config key 'dedoppler.filter_level': must be 0, 1, 2 or 3")
+    if config.dedoppler.bandpass_window < 0:
+        raise ConfigError("config key 'dedoppler.bandpass_window': must be 0 (off) or more")
 
 
 def _toml_value(value: Any) -> str:

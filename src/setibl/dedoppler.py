@@ -36,13 +36,21 @@ import numpy as np
 from scipy.ndimage import maximum_filter1d, median_filter
 from scipy.special import expit
 
+from setibl.config import DedopplerConfig
 from setibl.taylor import best_drift_sums, tree_rows
 
 ON_DEFAULT = (0, 2, 4)
 
 
 def bandpass(scans: np.ndarray, window: int = 17) -> np.ndarray:
-    """(..., T, F) -> (..., F): each scan's time-mean spectrum, median-filtered over channels."""
+    """(..., T, F) -> (..., F): each scan's time-mean spectrum, median-filtered over channels.
+
+    ``window`` 0 gives zeros (no flattening, as turboSETI). A line drifting across more than
+    about half the window shows in the time-mean spectrum as a plateau the filter partly keeps,
+    so flattening takes some of its power; wider windows follow the bandpass less closely.
+    """
+    if window == 0:
+        return np.zeros((*scans.shape[:-2], scans.shape[-1]), np.float32)
     spectrum = scans.mean(axis=-2, dtype=np.float32)
     size = [1] * spectrum.ndim
     size[-1] = window
@@ -59,7 +67,7 @@ class ScanSearch:
 
 
 def search_cadences(
-    cadences: np.ndarray, max_drift: float = 1.0, time_binning: int = 1
+    cadences: np.ndarray, max_drift: float = 1.0, time_binning: int = 1, bandpass_window: int = 17
 ) -> list[ScanSearch]:
     """(n, scans, T, F) -> per cadence the best-drift S/N map of every scan.
 
@@ -82,7 +90,7 @@ def search_cadences(
     used = np.ascontiguousarray(used, dtype=np.float32).reshape(n * scans, rows, channels)
     steps_per_row_drift = (rows - 1) * time_binning  # drift index d = d / this ch per step
     max_index = int(np.floor(max_drift * steps_per_row_drift + 1e-9))
-    best, index, zero = best_drift_sums(used, bandpass(used), max_index)
+    best, index, zero = best_drift_sums(used, bandpass(used, bandpass_window), max_index)
     median = np.median(zero, axis=-1, keepdims=True)
     mad = np.median(np.abs(zero - median), axis=-1, keepdims=True) * 1.4826
     snr = ((best - median) / np.maximum(mad, 1e-6)).reshape(n, scans, channels)
@@ -177,13 +185,14 @@ def run_search(
     cadences: np.ndarray,
     ids: Sequence[str],
     rules: EventRules,
-    max_drift: float,
+    settings: DedopplerConfig,
     filter_level: int,
-    time_binning: int = 1,
 ) -> tuple[list[dict], list[dict]]:
     """Predictions (id, target, score, level) and hits rows for a batch of cadences."""
     predictions, hit_rows = [], []
-    searches = search_cadences(cadences, max_drift, time_binning)
+    searches = search_cadences(
+        cadences, settings.max_drift, settings.time_binning, settings.bandpass_window
+    )
     for ident, search in zip(ids, searches, strict=True):
         result = score_cadence(search, rules)
         predictions.append(

@@ -8,10 +8,11 @@ frequency (MHz) and drift rate (Hz/s, sign as the frequency moves).
 
 Differences from turboSETI, on purpose: S/N divides by 1.4826 MAD of the zero-drift sums
 (turboSETI: the standard deviation after dropping the 5% tails, which for Gaussian noise is
-~0.8 sigma, so its S/N reads ~1.25x higher); the drift index ``d`` is ``d`` channels over
-``T - 1`` steps, the path the tree sums (turboSETI labels it ``d`` channels over ``T`` steps,
-0.5-6% low for 256-16 rows); zero drift is searched too. Drifts beyond one channel per time
-step (turboSETI's drift blocks) are not supported.
+~0.8 sigma, so its S/N reads ~1.3x higher; ``noise="turboseti"`` gives its values, and the
+sums themselves are the same); the drift index ``d`` is ``d`` channels over ``T - 1`` steps,
+the path the tree sums (turboSETI labels it ``d`` channels over ``T`` steps, 0.4-6% low for
+256-16 rows); zero drift is searched too. Drifts beyond one channel per time step (turboSETI's
+drift blocks) are not supported.
 
 Reading needs the ``field`` extra (blimpy; h5py and hdf5plugin come with it): .h5 files are read
 one coarse channel at a time, so a 4 GB file never sits in memory at once.
@@ -115,10 +116,31 @@ def coarse_blocks(
             yield index, everything[:, index * fine : (index + 1) * fine]
 
 
+NOISE_STATISTICS = ("mad", "turboseti")
+
+
+def noise_level(zero_drift: np.ndarray, statistic: str = "mad") -> tuple[float, float]:
+    """(centre, scale) of the zero-drift sums (F,): median and 1.4826 MAD, or turboSETI's
+    median and standard deviation of the values between the 5th and 95th percentiles."""
+    if statistic == "mad":
+        median = float(np.median(zero_drift))
+        return median, float(np.median(np.abs(zero_drift - median))) * 1.4826
+    if statistic == "turboseti":
+        low, median, high = np.percentile(zero_drift, [5, 50, 95])
+        kept = zero_drift[(zero_drift >= low) & (zero_drift <= high)]
+        return float(median), float(kept.std())
+    raise ValueError(f"noise statistic must be one of {NOISE_STATISTICS}, got {statistic!r}")
+
+
 def search_block(
-    block: np.ndarray, max_drift_ch: float, snr_threshold: float, hit_window: int | None = None
-) -> tuple[list[dict], float]:
-    """Hits of one (T, F) block: channel, drift (ch/step), S/N; and the drift resolution."""
+    block: np.ndarray,
+    max_drift_ch: float,
+    snr_threshold: float,
+    hit_window: int | None = None,
+    bandpass_window: int = 0,
+    noise: str = "mad",
+) -> list[dict]:
+    """Hits of one (T, F) block: channel, drift (channels per step), S/N."""
     rows = tree_rows(block.shape[0])
     max_index = math.floor(abs(max_drift_ch) * (rows - 1) + 1e-9)
     if max_index >= rows:
@@ -126,13 +148,12 @@ def search_block(
             f"max drift {max_drift_ch:.3g} channels per step is above one channel per step"
         )
     scan = np.ascontiguousarray(block[None, :rows], dtype=np.float32)
-    best, index, zero = best_drift_sums(scan, bandpass(scan), max_index)
-    median = np.median(zero)
-    scale = max(float(np.median(np.abs(zero - median))) * 1.4826, 1e-6)
-    search = ScanSearch((best - median) / scale, index / (rows - 1), 1.0 / (rows - 1))
+    best, index, zero = best_drift_sums(scan, bandpass(scan, bandpass_window), max_index)
+    centre, scale = noise_level(zero[0], noise)
+    snr = (best - centre) / max(scale, 1e-6)
+    search = ScanSearch(snr, index / (rows - 1), 1.0 / (rows - 1))
     window = hit_window if hit_window is not None else 2 * max(max_index, 1)
-    hits = find_hits(search, snr_threshold, window, top=block.shape[1])
-    return hits, search.drift_step
+    return find_hits(search, snr_threshold, window, top=block.shape[1])
 
 
 def search_file(
@@ -141,16 +162,22 @@ def search_file(
     snr_threshold: float = 10.0,
     coarse_channels: int = 1,
     hit_window: int | None = None,
+    bandpass_window: int = 0,
+    noise: str = "mad",
 ) -> pd.DataFrame:
     """Every hit of a filterbank file, one row each (:data:`HIT_COLUMNS`), strongest first.
 
     ``hit_window`` (channels) defaults to turboSETI's: twice the largest drift index.
+    ``bandpass_window`` 0 leaves the bandpass as it is (turboSETI); ``noise="turboseti"``
+    gives turboSETI's S/N values.
     """
+    if noise not in NOISE_STATISTICS:
+        raise ValueError(f"noise statistic must be one of {NOISE_STATISTICS}, got {noise!r}")
     header = read_header(path)
     max_drift_ch = abs(header.drift_ch_per_step(max_drift_hz_per_s))
     rows = []
     for coarse, block in coarse_blocks(path, header, coarse_channels):
-        hits, _ = search_block(block, max_drift_ch, snr_threshold, hit_window)
+        hits = search_block(block, max_drift_ch, snr_threshold, hit_window, bandpass_window, noise)
         first = coarse * block.shape[1]
         for hit in hits:
             channel = first + hit["channel"]

@@ -302,9 +302,9 @@ def _dedoppler_chunk(job: tuple) -> tuple[list[dict], list[dict]]:
     from setibl.cadence import load_many
     from setibl.dedoppler import run_search
 
-    paths, ids, shape, rules, max_drift, filter_level, binning = job
+    paths, ids, shape, rules, settings, filter_level = job
     cadences = load_many(paths, shape, workers=1)
-    return run_search(cadences, ids, rules, max_drift, filter_level, binning)
+    return run_search(cadences, ids, rules, settings, filter_level)
 
 
 def dedoppler_workflow(
@@ -346,9 +346,8 @@ def dedoppler_workflow(
             list(table["id"][i : i + chunk]),
             config.image_shape,
             rules,
-            settings.max_drift,
+            settings,
             level,
-            settings.time_binning,
         )
         for i in range(0, len(table), chunk)
     ]
