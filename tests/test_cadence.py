@@ -164,3 +164,15 @@ def test_load_equals_numpy_for_every_dtype_and_order(tmp_path, dtype, order):
     np.save(path, np.asarray(array, order=order))
     with pytest.raises(DataError, match="1 NaN/Inf"):
         load_snippet(path, TINY_SHAPE)
+
+
+def test_validate_without_values_reads_headers_only(kaggle_folder):
+    table = discover(kaggle_folder, "train")
+    np.save(table["path"][0], np.full(TINY_SHAPE, np.nan, np.float16))
+    np.save(table["path"][1], np.zeros((6, 16, 31), np.float16))
+    truncated = Path(table["path"][2])
+    truncated.write_bytes(truncated.read_bytes()[:-10])
+    report = validate(kaggle_folder, TINY_SHAPE, values=False)
+    assert _kinds(report) == ["bad-shape", "unreadable"]
+    assert "truncated" in " ".join(p.message for p in report.problems)
+    assert _kinds(validate(kaggle_folder, TINY_SHAPE)) == ["bad-shape", "non-finite", "unreadable"]

@@ -105,8 +105,11 @@ class _SnippetProblem(Exception):
         self.kind, self.message = kind, message
 
 
-def _read_npy(path: Path, shape: Sequence[int]) -> np.ndarray:
-    """One pass over a .npy file: header, size and values checked; stored dtype kept."""
+def _read_npy(path: Path, shape: Sequence[int], values: bool = True) -> np.ndarray | None:
+    """One pass over a .npy file: header, size and values checked; stored dtype kept.
+
+    ``values=False`` checks header and file size only (no data read) and returns None.
+    """
     try:
         with open(path, "rb") as handle:
             version = np.lib.format.read_magic(handle)
@@ -124,17 +127,23 @@ def _read_npy(path: Path, shape: Sequence[int]) -> np.ndarray:
                 )
             data_offset = handle.tell()
             count = int(np.prod(file_shape))
-            data = np.fromfile(handle, dtype=dtype, count=count)
+            if values:
+                data = np.fromfile(handle, dtype=dtype, count=count)
+                stored = data.size
+            else:
+                stored = (os.fstat(handle.fileno()).st_size - data_offset) // dtype.itemsize
     except FileNotFoundError:
         raise _SnippetProblem("missing-file", "file not found") from None
     except (OSError, ValueError, SyntaxError) as err:
         raise _SnippetProblem("unreadable", f"unreadable .npy ({err})") from None
-    if data.size < count:
+    if stored < count:
         expected = data_offset + count * dtype.itemsize
-        actual = data_offset + data.size * dtype.itemsize
+        actual = data_offset + stored * dtype.itemsize
         raise _SnippetProblem(
             "unreadable", f"truncated: {actual} bytes, header promises {expected}"
         )
+    if not values:
+        return None
     if dtype.type is np.float16:
         bad = int(np.count_nonzero((data.view(np.uint16) & _HALF_EXPONENT) == _HALF_EXPONENT))
     else:
@@ -205,16 +214,21 @@ def discover(data_dir: str | os.PathLike, split: str = "train") -> pd.DataFrame:
     return frame[columns]
 
 
-def _content_problem(path: Path, shape: Sequence[int]) -> tuple[str, str] | None:
+def _content_problem(path: Path, shape: Sequence[int], values: bool) -> tuple[str, str] | None:
     try:
-        _read_npy(path, shape)
+        _read_npy(path, shape, values)
     except _SnippetProblem as problem:
         return problem.kind, problem.message
     return None
 
 
 def _split_problems(
-    data_dir: Path, split: str, table: pd.DataFrame, shape: Sequence[int], workers: int
+    data_dir: Path,
+    split: str,
+    table: pd.DataFrame,
+    shape: Sequence[int],
+    workers: int,
+    values: bool,
 ) -> list[Problem]:
     problems: list[Problem] = []
     csv_name = LABELS_FILE if split == "train" else SUBMISSION_FILE
@@ -269,7 +283,7 @@ def _split_problems(
 
     def check(item: tuple[str, Path]) -> Problem | None:
         snippet_id, path = item
-        found = _content_problem(path, shape)
+        found = _content_problem(path, shape, values)
         return Problem(split, snippet_id, str(path), *found) if found else None
 
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
@@ -282,8 +296,13 @@ def validate(
     shape: Sequence[int] = (6, 273, 256),
     splits: Iterable[str] = SPLITS,
     workers: int = 2,
+    values: bool = True,
 ) -> ValidationReport:
-    """Check a Kaggle-layout folder file by file; the report's tables hold only good snippets."""
+    """Check a Kaggle-layout folder file by file; the report's tables hold only good snippets.
+
+    ``values=False`` checks ids, labels, headers and file sizes but reads no data (NaN/Inf
+    are then found by whoever loads the file: :func:`load_snippet` names it).
+    """
     data_dir = Path(data_dir)
     if not data_dir.is_dir():
         raise DataError(f"{data_dir}: not a folder")
@@ -293,7 +312,7 @@ def validate(
         if split == "test" and not (data_dir / "test").is_dir():
             continue
         table = discover(data_dir, split)
-        split_problems = _split_problems(data_dir, split, table, shape, workers)
+        split_problems = _split_problems(data_dir, split, table, shape, workers, values)
         problems.extend(split_problems)
         bad_ids = {p.id for p in split_problems}
         tables[split] = table[~table["id"].isin(bad_ids)].reset_index(drop=True)

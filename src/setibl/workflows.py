@@ -89,13 +89,21 @@ def shard_data(
     """Validate a Kaggle-layout folder, then write its train and test shards into ``out``.
 
     A bad snippet stops the run unless ``skip_bad``; then what was dropped is listed in
-    ``out/dropped.csv``.
+    ``out/dropped.csv``. Without ``skip_bad`` each file is read once: ids, labels, headers and
+    sizes are checked first, NaN/Inf values while writing (the error names the file; finished
+    shards are kept, so a rerun resumes). With it, every value is checked before writing.
     """
     from setibl.cadence import validate
     from setibl.io import atomic_write_csv
     from setibl.records import ShardSpec, write_records
 
-    report = validate(data, config.image_shape, splits=splits, workers=config.data.load_workers)
+    report = validate(
+        data,
+        config.image_shape,
+        splits=splits,
+        workers=config.data.load_workers,
+        values=skip_bad,
+    )
     if report.problems:
         if not skip_bad:
             listing = "\n".join(str(p) for p in report.problems[:20])
