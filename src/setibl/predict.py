@@ -1,7 +1,9 @@
-"""Predictions with test-time augmentation, fold averaging and validated submissions."""
+"""Predictions of fold models with test-time augmentation, and fold averaging."""
 
 from __future__ import annotations
 
+import dataclasses
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -10,7 +12,8 @@ import numpy as np
 import pandas as pd
 import tensorflow as tf
 
-from setibl.config import AugmentConfig
+from setibl.config import AugmentConfig, Config, ModelConfig
+from setibl.models import build_model
 from setibl.pipeline import PipelineSpec, predict_dataset
 from setibl.submission import SubmissionError
 
@@ -81,3 +84,30 @@ def average_folds(frames: Sequence[pd.DataFrame], weights: Sequence[float]) -> p
     total = merged.sum(axis=1)
     result = total.rename("target").reset_index().sort_values("id", kind="stable")
     return result.reset_index(drop=True)
+
+
+def fold_seed(run_seed: int, fold: int) -> int:
+    """Augmentation seed of one fold's TTA: the same at the end of training and in predict."""
+    return run_seed + 7919 * (fold + 1)
+
+
+def load_fold_model(
+    model_config: ModelConfig, image_shape: tuple[int, int, int], weights: str | os.PathLike
+) -> keras.Model:
+    """A fold's trained model: built without ImageNet weights (the trained ones replace them)."""
+    model = build_model(dataclasses.replace(model_config, weights="none"), image_shape)
+    model.load_weights(weights)
+    return model
+
+
+def fold_predictions(
+    model: keras.Model,
+    files: Sequence[str],
+    spec: PipelineSpec,
+    batch: int,
+    config: Config,
+    fold: int,
+) -> Predictions:
+    """Plain and TTA predictions of one fold's model over some shards."""
+    seed = fold_seed(config.run.seed, fold)
+    return predict_records(model, files, spec, batch, config.augment, config.train.tta, seed)

@@ -14,7 +14,6 @@ an unfinished fold restarts from its last completed epoch.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import time
@@ -32,7 +31,7 @@ from setibl.io import atomic_path, atomic_write_csv, atomic_write_json, atomic_w
 from setibl.layouts import get_layout
 from setibl.models import build_model, compile_model
 from setibl.pipeline import PipelineSpec, eval_dataset, train_dataset
-from setibl.predict import average_folds, predict_records
+from setibl.predict import average_folds, fold_predictions, load_fold_model
 from setibl.records import INDEX_FILE, load_manifest, shard_paths
 from setibl.repro import seed_everything
 from setibl.schedule import learning_rate, peak_learning_rate
@@ -193,20 +192,13 @@ def _finish_fold(
     """Reload the best weights; OOF and test predictions; fold metrics; done.json last."""
     config = ctx.config
     with ctx.hardware.strategy.scope():
-        # the trained weights replace everything: no ImageNet download needed here
-        model = build_model(dataclasses.replace(config.model, weights="none"), ctx.spec.image_shape)
-    model.load_weights(fold_dir / "best.weights.h5")
+        model = load_fold_model(config.model, ctx.spec.image_shape, fold_dir / "best.weights.h5")
     batch = ctx.hardware.global_batch(config.train.batch_size)
-    seed = config.run.seed + 7919 * (fold + 1)
-    oof = predict_records(
-        model, valid_files, ctx.spec, batch, config.augment, config.train.tta, seed
-    )
+    oof = fold_predictions(model, valid_files, ctx.spec, batch, config, fold)
     oof_frame = oof.frame().assign(fold=fold)
     atomic_write_csv(fold_dir / "oof.csv", oof_frame)
     if test_files:
-        test = predict_records(
-            model, test_files, ctx.spec, batch, config.augment, config.train.tta, seed
-        )
+        test = fold_predictions(model, test_files, ctx.spec, batch, config, fold)
         atomic_write_csv(fold_dir / "test.csv", test.frame()[["id", "pred", "pred_plain"]])
     state = json.loads((fold_dir / "state.json").read_text())
     metrics = {

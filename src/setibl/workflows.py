@@ -187,14 +187,11 @@ def predict_workflow(
 ) -> Path:
     """Score the test split of ``source`` (Kaggle folder or shards) with a finished run's
     fold models and TTA; the submission is validated against the expected test ids."""
-    import dataclasses
-
     from setibl.cadence import SUBMISSION_FILE
     from setibl.config import load_config
     from setibl.layouts import get_layout
-    from setibl.models import build_model
     from setibl.pipeline import PipelineSpec
-    from setibl.predict import average_folds, predict_records
+    from setibl.predict import average_folds, fold_predictions, load_fold_model
     from setibl.records import INDEX_FILE, load_manifest, shard_paths
     from setibl.submission import write_submission
     from setibl.train import fold_model_paths
@@ -215,17 +212,9 @@ def predict_workflow(
     files = shard_paths(records, manifest, "test")
     frames = []
     for fold, weights in enumerate(fold_model_paths(run, config.train.folds)):
-        model = build_model(dataclasses.replace(config.model, weights="none"), image_shape)
-        model.load_weights(weights)
-        seed = config.run.seed + 7919 * (fold + 1)
-        result = predict_records(
-            model,
-            files,
-            spec,
-            batch or config.train.batch_size,
-            config.augment,
-            config.train.tta,
-            seed,
+        model = load_fold_model(config.model, image_shape, weights)
+        result = fold_predictions(
+            model, files, spec, batch or config.train.batch_size, config, fold
         )
         frames.append(pd.DataFrame({"id": result.ids, "pred": result.tta}))
         log(f"fold {fold}: scored {len(result.ids)} cadences")
