@@ -65,6 +65,7 @@ def test_needle_in_all_three_on_scans_passes_level_three():
     on_hits = [h for h in result["hits"] if h["scan"] in (0, 2, 4) and h["snr"] >= 10]
     assert {h["scan"] for h in on_hits} == {0, 2, 4}
     assert not any(h["vetoed"] for h in on_hits)
+    assert all(h["level"] == 3 for h in on_hits)
 
 
 @pytest.mark.parametrize("drift", [0.0, 0.04])
@@ -75,11 +76,17 @@ def test_rfi_in_all_six_scans_is_vetoed(drift):
     strong = [
         h for h in result["hits"] if h["scan"] in (0, 2, 4) and h["snr"] >= RULES.snr_threshold
     ]
-    assert len(strong) == 3 and all(h["vetoed"] for h in strong)
+    assert len(strong) == 3 and all(h["vetoed"] and h["level"] == 1 for h in strong)
     needle = score_cadence(
         search_cadences(_cadence([_needle(64.0, drift)], seed=3)[None])[0], RULES
     )
     assert needle["score"] > result["score"] + 10
+
+
+def test_uneven_scan_starts_move_the_predicted_places():
+    rules = EventRules(scan_starts=(0.0, 100.0, 250.0, 300.0, 500.0, 520.0))
+    assert rules.elapsed(0, 2) == 250.0 and rules.elapsed(4, 1) == -400.0
+    assert EventRules(scan_period=283).elapsed(1, 3) == 566.0
 
 
 def test_prediction_orders_by_level_then_score():
@@ -113,7 +120,8 @@ def test_cli_workflow_writes_predictions_and_hits(tiny_data, tmp_path):
     assert list(predictions.columns) == ["id", "target"]
     assert sorted(predictions["id"]) == sorted(labels["id"])
     table = pd.read_csv(hits, dtype={"id": str})
-    assert list(table.columns) == ["id", "scan", "channel", "drift_ch_per_step", "snr", "vetoed"]
+    columns = ["id", "scan", "channel", "drift_ch_per_step", "snr", "vetoed", "level"]
+    assert list(table.columns) == columns
     merged = labels.merge(predictions, on="id", suffixes=("", "_pred"))
     from sklearn.metrics import roc_auc_score
 

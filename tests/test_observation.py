@@ -155,3 +155,99 @@ def test_cli_writes_every_hit_of_every_file(tmp_path):
     np.testing.assert_allclose(table["snr"][:3], expected["snr"], rtol=1e-6)
     bad = CliRunner().invoke(cli, ["dedoppler-file", str(tmp_path / "none.h5")])
     assert bad.exit_code != 0 and "none.h5: file not found" in bad.output
+
+
+SCAN_SECONDS = 32 * DT_S + 30.0  # scan plus slew
+
+
+def _write_cadence(folder, needle_drift=0.02, off_only_scan=1):
+    """ABACAD: a needle drifting through the ON scans only, RFI in all six (one still, one
+    drifting), and a line in one OFF scan only."""
+    paths = []
+    for scan in range(6):
+        t_start = 1.6e9 + scan * SCAN_SECONDS
+        frame = setigen.Frame(
+            fchans=1024,
+            tchans=32,
+            df=DF_HZ * units.Hz,
+            dt=DT_S * units.s,
+            fch1=FCH1_MHZ * units.MHz,
+            seed=scan,
+            t_start=t_start,
+        )
+        frame.add_noise(x_mean=10, noise_type="chi2")
+        elapsed = scan * SCAN_SECONDS
+        lines = [(700, 0.0), (600, -0.03)]  # RFI, continuous over the whole cadence
+        if scan in (0, 2, 4):
+            lines.append((300, needle_drift))
+        if scan == off_only_scan:
+            lines.append((150, 0.01))
+        for channel, drift in lines:
+            start = frame.get_frequency(channel) + drift * elapsed
+            frame.add_signal(
+                setigen.constant_path(f_start=start, drift_rate=drift * units.Hz / units.s),
+                setigen.constant_t_profile(level=frame.get_intensity(snr=40)),
+                setigen.gaussian_f_profile(width=6 * units.Hz),
+                setigen.constant_bp_profile(level=1),
+            )
+        paths.append(folder / f"scan{scan}.h5")
+        frame.save_h5(str(paths[-1]))
+        _set_tstart(paths[-1], 58000.0 + elapsed / 86400.0)  # save_h5 writes a fixed tstart
+    return paths
+
+
+def _set_tstart(path, mjd):
+    import h5py
+
+    with h5py.File(path, "r+") as handle:
+        handle["data"].attrs["tstart"] = mjd
+
+
+def test_cadence_events_keep_the_needle_and_veto_rfi(tmp_path):
+    from setibl.observation import search_cadence_files
+
+    paths = _write_cadence(tmp_path)
+    hits = search_cadence_files(paths, max_drift_hz_per_s=MAX_DRIFT, snr_threshold=15)
+    needle_mhz = FCH1_MHZ - (1023 - 300) * DF_HZ * 1e-6  # setigen channel 300 at the start
+    events = hits[hits["level"] == 3]
+    assert sorted(events["scan"]) == [0, 2, 4]
+    predicted = needle_mhz + 0.02 * events["scan"] * SCAN_SECONDS * 1e-6
+    assert (events["frequency_mhz"] - predicted).abs().max() <= 2.5 * DF_HZ * 1e-6
+    assert (events["drift_hz_per_s"] - 0.02).abs().max() <= 2.5 * DF_HZ / (32 * DT_S)
+    on_rfi = hits[hits["scan"].isin([0, 2, 4]) & ~hits.index.isin(events.index)]
+    assert len(on_rfi) == 6 and on_rfi["vetoed"].all() and (on_rfi["level"] == 1).all()
+    off = hits[hits["scan"].isin([1, 3, 5])]
+    assert (off["level"] == 0).all() and not off["vetoed"].any()
+    assert len(off[off["scan"] == 1]) == 3  # two RFI lines and the OFF-only line
+
+
+def test_cadence_files_must_share_one_grid(tmp_path):
+    from setibl.observation import search_cadence_files
+
+    paths = _write_cadence(tmp_path)
+    odd = tmp_path / "odd.h5"
+    _write_frame(odd, time_steps=32, channels=512)
+    with pytest.raises(DataError, match="odd.h5: not on the cadence's grid: 512 channels"):
+        search_cadence_files([*paths[:5], odd])
+    with pytest.raises(DataError, match="not in time order"):
+        search_cadence_files(paths[::-1])
+    with pytest.raises(ValueError, match="do not index"):
+        search_cadence_files(paths[:3], on_scans=(0, 2, 4))
+
+
+def test_cadence_cli_writes_events_and_hits(tmp_path):
+    from click.testing import CliRunner
+
+    from setibl.cli import cli
+
+    paths = _write_cadence(tmp_path)
+    out = tmp_path / "events.csv"
+    args = ["dedoppler-cadence", *map(str, paths), "--max-drift", str(MAX_DRIFT), "--snr", "15"]
+    result = CliRunner().invoke(cli, [*args, "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    events = pd.read_csv(out)
+    hits = pd.read_csv(tmp_path / "events.hits.csv")
+    assert len(hits) == 3 + 6 + 7 and sorted(events["scan"]) == [0, 2, 4]  # needle, RFI, OFF
+    assert events.equals(hits[hits["level"] >= 3].reset_index(drop=True))
+    bad = CliRunner().invoke(cli, [*args, "--on", "0,2,9"])
+    assert bad.exit_code != 0 and "do not index 6 files" in bad.output

@@ -124,16 +124,24 @@ class EventRules:
     off_tolerance: int = 4
     on_scans: tuple[int, ...] = ON_DEFAULT
     scan_period: int = 283  # time steps from one scan's start to the next's (scan + gap)
+    scan_starts: tuple[float, ...] = ()  # each scan's start, time steps; () = every scan_period
+
+    def elapsed(self, from_scan: int, to_scan: int) -> float:
+        """Time steps from the start of one scan to the start of another."""
+        if self.scan_starts:
+            return self.scan_starts[to_scan] - self.scan_starts[from_scan]
+        return float((to_scan - from_scan) * self.scan_period)
 
 
 def _window(hit: dict, scan: int, rules: EventRules, drift_step: float) -> tuple[float, float]:
-    elapsed = (scan - hit["scan"]) * rules.scan_period
+    elapsed = rules.elapsed(hit["scan"], scan)
     centre = hit["channel"] + hit["drift_ch_per_step"] * elapsed
     return centre, rules.off_tolerance + abs(elapsed) * drift_step
 
 
 def score_cadence(search: ScanSearch, rules: EventRules) -> dict:
-    """Filter level reached (0-3), continuous score, and the hits with their veto flags."""
+    """Filter level reached (0-3), continuous score, and the hits with their veto flags and
+    levels (an ON hit's own level 1-3, 0 for OFF hits and ON hits under the S/N cut)."""
     scans, channels = search.snr.shape
     off_scans = [s for s in range(scans) if s not in rules.on_scans]
     candidates = find_hits(search, -np.inf, rules.hit_window, rules.top_hits)
@@ -150,14 +158,14 @@ def score_cadence(search: ScanSearch, rules: EventRules) -> dict:
         hit["vetoed"] = hit["scan"] in rules.on_scans and any(
             near(hit, off_hits, scan) for scan in off_scans
         )
-    level, score = 0, -np.inf
+        hit["level"] = 0
     for hit in on_hits:
-        level = max(level, 1)
+        hit["level"] = 1
         if not hit["vetoed"]:
-            level = max(level, 2)
             others = [s for s in rules.on_scans if s != hit["scan"]]
-            if all(near(hit, on_hits, scan) for scan in others):
-                level = 3
+            hit["level"] = 3 if all(near(hit, on_hits, scan) for scan in others) else 2
+    level = max((hit["level"] for hit in on_hits), default=0)
+    score = -np.inf
     for hit in (h for h in candidates if h["scan"] in rules.on_scans):
         worst_off = 0.0
         for scan in off_scans:

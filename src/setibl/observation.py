@@ -4,7 +4,9 @@ A filterbank holds one scan: ``(time, feed, channel)`` power with header keys ``
 channel 0), ``foff`` (signed channel width, MHz; negative for BL data) and ``tsamp`` (s). The
 search runs per coarse channel (turboSETI's unit: its own noise statistics and bandpass) with
 the same compiled Taylor tree as the cadence search, and reports hits in physical units:
-frequency (MHz) and drift rate (Hz/s, sign as the frequency moves).
+frequency (MHz) and drift rate (Hz/s, sign as the frequency moves). A cadence of files (ON
+and OFF scans, e.g. ABACAD) goes through turboSETI's find_event logic with each scan's real
+start time (header ``tstart``): an ON hit is vetoed by an OFF hit where its drift predicts it.
 
 Differences from turboSETI, on purpose: S/N divides by 1.4826 MAD of the zero-drift sums
 (turboSETI: the standard deviation after dropping the 5% tails, which for Gaussian noise is
@@ -22,7 +24,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,7 +32,7 @@ import numpy as np
 import pandas as pd
 
 from setibl.cadence import DataError
-from setibl.dedoppler import ScanSearch, bandpass, find_hits
+from setibl.dedoppler import EventRules, ScanSearch, bandpass, find_hits, score_cadence
 from setibl.taylor import best_drift_sums, tree_rows
 
 HIT_COLUMNS = [
@@ -41,6 +43,7 @@ HIT_COLUMNS = [
     "drift_ch_per_step",
     "snr",
 ]
+CADENCE_COLUMNS = ["scan", "file", *HIT_COLUMNS, "vetoed", "level"]
 
 
 @dataclass(frozen=True)
@@ -52,6 +55,7 @@ class Header:
     tsamp_s: float
     time_steps: int
     channels: int
+    tstart_mjd: float = 0.0
 
     def drift_ch_per_step(self, drift_hz_per_s: float) -> float:
         """Hz/s -> channels per time step (sign: along increasing channel index)."""
@@ -87,6 +91,7 @@ def read_header(path: str | os.PathLike) -> Header:
         tsamp_s=float(header["tsamp"]),
         time_steps=int(shape[0]),
         channels=int(shape[-1]),
+        tstart_mjd=float(header.get("tstart", 0.0)),
     )
 
 
@@ -132,15 +137,11 @@ def noise_level(zero_drift: np.ndarray, statistic: str = "mad") -> tuple[float, 
     raise ValueError(f"noise statistic must be one of {NOISE_STATISTICS}, got {statistic!r}")
 
 
-def search_block(
-    block: np.ndarray,
-    max_drift_ch: float,
-    snr_threshold: float,
-    hit_window: int | None = None,
-    bandpass_window: int = 0,
-    noise: str = "mad",
-) -> list[dict]:
-    """Hits of one (T, F) block: channel, drift (channels per step), S/N."""
+def scan_search(
+    block: np.ndarray, max_drift_ch: float, bandpass_window: int = 0, noise: str = "mad"
+) -> tuple[ScanSearch, int]:
+    """Best-drift S/N map of one (T, F) block as a one-scan :class:`ScanSearch`, and the
+    largest drift index searched."""
     rows = tree_rows(block.shape[0])
     max_index = math.floor(abs(max_drift_ch) * (rows - 1) + 1e-9)
     if max_index >= rows:
@@ -151,9 +152,30 @@ def search_block(
     best, index, zero = best_drift_sums(scan, bandpass(scan, bandpass_window), max_index)
     centre, scale = noise_level(zero[0], noise)
     snr = (best - centre) / max(scale, 1e-6)
-    search = ScanSearch(snr, index / (rows - 1), 1.0 / (rows - 1))
-    window = hit_window if hit_window is not None else 2 * max(max_index, 1)
-    return find_hits(search, snr_threshold, window, top=block.shape[1])
+    return ScanSearch(snr, index / (rows - 1), 1.0 / (rows - 1)), max_index
+
+
+def _default_window(hit_window: int | None, max_index: int) -> int:
+    # turboSETI keeps a hit only if it is the best within twice the largest drift index
+    return hit_window if hit_window is not None else 2 * max(max_index, 1)
+
+
+def _check_noise(noise: str) -> None:
+    if noise not in NOISE_STATISTICS:
+        raise ValueError(f"noise statistic must be one of {NOISE_STATISTICS}, got {noise!r}")
+
+
+def _physical(hit: dict, coarse: int, fine: int, header: Header) -> dict:
+    channel = coarse * fine + hit["channel"]
+    drift = hit["drift_ch_per_step"]
+    return {
+        "coarse_channel": coarse,
+        "channel": channel,
+        "frequency_mhz": header.fch1_mhz + channel * header.foff_mhz,
+        "drift_hz_per_s": drift * header.foff_mhz * 1e6 / header.tsamp_s + 0.0,
+        "drift_ch_per_step": drift,
+        "snr": hit["snr"],
+    }
 
 
 def search_file(
@@ -171,26 +193,98 @@ def search_file(
     ``bandpass_window`` 0 leaves the bandpass as it is (turboSETI); ``noise="turboseti"``
     gives turboSETI's S/N values.
     """
-    if noise not in NOISE_STATISTICS:
-        raise ValueError(f"noise statistic must be one of {NOISE_STATISTICS}, got {noise!r}")
+    _check_noise(noise)
     header = read_header(path)
     max_drift_ch = abs(header.drift_ch_per_step(max_drift_hz_per_s))
     rows = []
     for coarse, block in coarse_blocks(path, header, coarse_channels):
-        hits = search_block(block, max_drift_ch, snr_threshold, hit_window, bandpass_window, noise)
-        first = coarse * block.shape[1]
-        for hit in hits:
-            channel = first + hit["channel"]
-            drift = hit["drift_ch_per_step"]
-            rows.append(
-                {
-                    "coarse_channel": coarse,
-                    "channel": channel,
-                    "frequency_mhz": header.fch1_mhz + channel * header.foff_mhz,
-                    "drift_hz_per_s": drift * header.foff_mhz * 1e6 / header.tsamp_s + 0.0,
-                    "drift_ch_per_step": drift,
-                    "snr": hit["snr"],
-                }
-            )
+        search, max_index = scan_search(block, max_drift_ch, bandpass_window, noise)
+        window = _default_window(hit_window, max_index)
+        hits = find_hits(search, snr_threshold, window, top=block.shape[1])
+        rows += [_physical(hit, coarse, block.shape[1], header) for hit in hits]
     table = pd.DataFrame(rows, columns=HIT_COLUMNS)
     return table.sort_values("snr", ascending=False, kind="stable").reset_index(drop=True)
+
+
+def cadence_headers(paths: Sequence[str | os.PathLike]) -> list[Header]:
+    """Headers of a cadence's files; DataError naming the file whose grid differs from the
+    first file's (channel count, channel width, first channel, sampling time)."""
+    headers = [read_header(path) for path in paths]
+    first = headers[0]
+    for path, header in zip(paths, headers, strict=True):
+        problems = []
+        if header.channels != first.channels:
+            problems.append(f"{header.channels} channels, first file {first.channels}")
+        if not math.isclose(header.foff_mhz, first.foff_mhz, rel_tol=1e-9):
+            problems.append(f"foff {header.foff_mhz} MHz, first file {first.foff_mhz}")
+        if abs(header.fch1_mhz - first.fch1_mhz) > abs(first.foff_mhz) / 2:
+            problems.append(f"fch1 {header.fch1_mhz} MHz, first file {first.fch1_mhz}")
+        if not math.isclose(header.tsamp_s, first.tsamp_s, rel_tol=1e-6):
+            problems.append(f"tsamp {header.tsamp_s} s, first file {first.tsamp_s}")
+        if problems:
+            raise DataError(f"{path}: not on the cadence's grid: {'; '.join(problems)}")
+    starts = [h.tstart_mjd for h in headers]
+    if any(later <= earlier for earlier, later in zip(starts, starts[1:], strict=False)):
+        raise DataError(f"{paths[0]}..: scans are not in time order (tstart {starts})")
+    return headers
+
+
+def search_cadence_files(
+    paths: Sequence[str | os.PathLike],
+    on_scans: Sequence[int] = (0, 2, 4),
+    max_drift_hz_per_s: float = 4.0,
+    snr_threshold: float = 10.0,
+    off_snr_threshold: float = 6.0,
+    off_tolerance: int = 4,
+    coarse_channels: int = 1,
+    hit_window: int | None = None,
+    bandpass_window: int = 0,
+    noise: str = "mad",
+) -> pd.DataFrame:
+    """turboSETI's find_event over a cadence of files (ON and OFF scans in time order).
+
+    Every hit of every scan, one row each (:data:`CADENCE_COLUMNS`): ``vetoed`` when an OFF
+    scan holds a hit where its drift predicts, ``level`` the filter level the ON hit reaches
+    (1: S/N cut; 2: not vetoed; 3: found again in every ON scan), 0 for OFF hits.
+    """
+    _check_noise(noise)
+    if len(paths) < 2:
+        raise ValueError("a cadence needs at least two files")
+    if not on_scans or any(not 0 <= s < len(paths) for s in on_scans):
+        raise ValueError(f"ON scans {tuple(on_scans)} do not index {len(paths)} files")
+    headers = cadence_headers(paths)
+    first = headers[0]
+    starts = tuple((h.tstart_mjd - first.tstart_mjd) * 86400.0 / first.tsamp_s for h in headers)
+    max_drift_ch = abs(first.drift_ch_per_step(max_drift_hz_per_s))
+    streams = [coarse_blocks(p, h, coarse_channels) for p, h in zip(paths, headers, strict=True)]
+    rows = []
+    for blocks in zip(*streams, strict=True):
+        coarse, fine = blocks[0][0], blocks[0][1].shape[1]
+        searches = [scan_search(block, max_drift_ch, bandpass_window, noise) for _, block in blocks]
+        cadence = ScanSearch(
+            np.stack([s.snr[0] for s, _ in searches]),
+            np.stack([s.drift[0] for s, _ in searches]),
+            max(s.drift_step for s, _ in searches),
+        )
+        rules = EventRules(
+            snr_threshold=snr_threshold,
+            off_snr_threshold=off_snr_threshold,
+            hit_window=_default_window(hit_window, max(m for _, m in searches)),
+            top_hits=fine,
+            off_tolerance=off_tolerance,
+            on_scans=tuple(on_scans),
+            scan_starts=starts,
+        )
+        for hit in score_cadence(cadence, rules)["hits"]:
+            rows.append(
+                {
+                    "scan": hit["scan"],
+                    "file": str(paths[hit["scan"]]),
+                    **_physical(hit, coarse, fine, first),
+                    "vetoed": hit["vetoed"],
+                    "level": hit["level"],
+                }
+            )
+    table = pd.DataFrame(rows, columns=CADENCE_COLUMNS)
+    order = ["level", "snr"]
+    return table.sort_values(order, ascending=False, kind="stable").reset_index(drop=True)

@@ -370,7 +370,7 @@ def dedoppler_workflow(
     frame = pd.DataFrame(predictions)
     write_submission(frame[["id", "target"]], out, list(table["id"]))
     stem = out.with_suffix("")
-    hit_columns = ["id", "scan", "channel", "drift_ch_per_step", "snr", "vetoed"]
+    hit_columns = ["id", "scan", "channel", "drift_ch_per_step", "snr", "vetoed", "level"]
     hits_path = atomic_write_csv(f"{stem}.hits.csv", pd.DataFrame(hits, columns=hit_columns))
     atomic_write_csv(f"{stem}.events.csv", frame[["id", "level", "score"]])
     return out, hits_path
