@@ -166,6 +166,11 @@ def test_demo_workflow_end_to_end(tmp_path):
     config = tiny_config("synth.n_train=48", "synth.n_test=16", "train.epochs=1")
     metrics = demo_workflow(config, tmp_path / "demo", log=lambda message: None)
     assert 0.0 <= metrics["test_auc"] <= 1.0
+    assert 0.0 <= metrics["dedoppler_test_auc"] <= 1.0 and 0.0 <= metrics["blend_test_auc"] <= 1
+    assert len(metrics["blend_weights"]) == 2 and abs(sum(metrics["blend_weights"]) - 1) < 0.01
+    blend = pd.read_csv(tmp_path / "demo" / "blend" / "submission.csv", dtype={"id": str})
+    test_ids = pd.read_csv(tmp_path / "demo" / "data" / "sample_submission.csv", dtype={"id": str})
+    assert sorted(blend["id"]) == sorted(test_ids["id"])
     run = tmp_path / "demo" / "run"
     assert (run / "report.html").is_file() and (run / "submission.csv").is_file()
     again = demo_workflow(config, tmp_path / "demo", log=lambda message: None)
