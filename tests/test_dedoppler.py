@@ -89,6 +89,15 @@ def test_uneven_scan_starts_move_the_predicted_places():
     assert EventRules(scan_period=283).elapsed(1, 3) == 566.0
 
 
+def test_drift_rates_parse_in_both_units():
+    from setibl.dedoppler import parse_drift
+
+    assert parse_drift("0.5", 2.0, 1.0) == 0.5 and parse_drift(" 0.5 ch", 2.0, 1.0) == 0.5
+    assert parse_drift("1Hz/s", 2.0, 1.0) == 0.5 and parse_drift("3hz", 2.0, 0.5) == 0.75
+    with pytest.raises(ValueError, match="expected a number"):
+        parse_drift("fast", 2.0, 1.0)
+
+
 def test_prediction_orders_by_level_then_score():
     assert cadence_prediction(3, -5.0, 3) > cadence_prediction(2, 50.0, 3)
     assert cadence_prediction(2, 50.0, 0) > cadence_prediction(3, -5.0, 0)
@@ -120,9 +129,31 @@ def test_cli_workflow_writes_predictions_and_hits(tiny_data, tmp_path):
     assert list(predictions.columns) == ["id", "target"]
     assert sorted(predictions["id"]) == sorted(labels["id"])
     table = pd.read_csv(hits, dtype={"id": str})
-    columns = ["id", "scan", "channel", "drift_ch_per_step", "snr", "vetoed", "level"]
-    assert list(table.columns) == columns
+    columns = ["id", "scan", "channel", "drift_ch_per_step", "drift_hz_per_s", "snr", "vetoed"]
+    assert list(table.columns) == [*columns, "level"]
+    np.testing.assert_allclose(
+        table["drift_hz_per_s"], table["drift_ch_per_step"] * 2.7939677238464355 / 1.073741824
+    )
     merged = labels.merge(predictions, on="id", suffixes=("", "_pred"))
     from sklearn.metrics import roc_auc_score
 
     assert roc_auc_score(merged["target"], merged["target_pred"]) > 0.7
+
+
+def test_cli_max_drift_in_hz_per_s_bounds_every_hit(tiny_data, tmp_path):
+    from click.testing import CliRunner
+
+    from setibl.cli import cli
+
+    from .conftest import TINY_RUN_OVERRIDES
+
+    sets = [part for item in TINY_RUN_OVERRIDES for part in ("--set", item)]
+    out = tmp_path / "dd.csv"
+    args = ["dedoppler", str(tiny_data), "--split", "train", "--out", str(out), *sets]
+    result = CliRunner().invoke(cli, [*args, "--max-drift", "0.5Hz/s"])
+    assert result.exit_code == 0, result.output
+    hits = pd.read_csv(tmp_path / "dd.hits.csv")
+    assert len(hits) and hits["drift_hz_per_s"].abs().max() <= 0.5 + 1e-9
+    assert hits["drift_hz_per_s"].abs().max() > 0.3  # the wider default would allow 2.6
+    bad = CliRunner().invoke(cli, [*args, "--max-drift", "fast"])
+    assert bad.exit_code == 2 and "expected a number" in bad.output

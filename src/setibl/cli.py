@@ -284,13 +284,26 @@ def demo(out, config_path, overrides) -> None:
     help="0: rank by score alone; 1-3: turboSETI levels first (default: config).",
 )
 @click.option("--workers", type=int, default=None, help="Processes (default: config).")
+@click.option(
+    "--max-drift",
+    default=None,
+    help="Largest |drift|: channels per step ('0.5', '0.5ch') or Hz/s ('0.47Hz/s', with "
+    "synth.df_hz and synth.dt_s as the data's resolution). Default: dedoppler.max_drift.",
+)
 @_config_options
-def dedoppler(data, split, out, filter_level, workers, config_path, overrides) -> None:
+def dedoppler(data, split, out, filter_level, workers, max_drift, config_path, overrides) -> None:
     """Classical de-Doppler search with ON-OFF filtering; predictions + hits table."""
     from setibl.cadence import DataError
+    from setibl.dedoppler import parse_drift
     from setibl.workflows import dedoppler_workflow
 
     config = _load(config_path, overrides)
+    if max_drift is not None:
+        try:
+            drift = parse_drift(max_drift, config.synth.df_hz, config.synth.dt_s)
+        except ValueError as err:
+            raise click.BadParameter(str(err), param_hint="--max-drift") from None
+        config = _load(config_path, (*overrides, f"dedoppler.max_drift={drift!r}"))
     try:
         predictions, hits = dedoppler_workflow(config, data, split, out, filter_level, workers)
     except DataError as err:

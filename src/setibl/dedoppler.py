@@ -57,6 +57,20 @@ def bandpass(scans: np.ndarray, window: int = 17) -> np.ndarray:
     return median_filter(spectrum, size=size, mode="nearest").astype(np.float32)
 
 
+def parse_drift(text: str, df_hz: float, dt_s: float) -> float:
+    """A drift rate as channels per time step, from ``"0.5"`` / ``"0.5ch"`` (channels per step)
+    or ``"0.25hz"`` / ``"0.25Hz/s"`` (converted with channel width ``df_hz`` and step ``dt_s``)."""
+    cleaned = text.strip().lower().replace(" ", "")
+    for suffix, scale in (("hz/s", dt_s / df_hz), ("hz", dt_s / df_hz), ("ch", 1.0), ("", 1.0)):
+        if cleaned.endswith(suffix):
+            number = cleaned[: len(cleaned) - len(suffix)] if suffix else cleaned
+            try:
+                return float(number) * scale
+            except ValueError:
+                break
+    raise ValueError(f"drift {text!r}: expected a number, optionally followed by 'ch' or 'Hz/s'")
+
+
 @dataclass
 class ScanSearch:
     """Best S/N over drifts per start channel, for each scan of one cadence."""

@@ -343,8 +343,9 @@ def dedoppler_workflow(
     chunk: int = 16,
     progress: bool = True,
 ) -> tuple[Path, Path]:
-    """De-Doppler search over a split: ``out`` (id, target) plus ``<out>.hits.csv`` (every hit)
-    and ``<out>.events.csv`` (id, level, score)."""
+    """De-Doppler search over a split: ``out`` (id, target) plus ``<out>.hits.csv`` (every hit;
+    drifts also in Hz/s with ``synth.df_hz`` / ``synth.dt_s`` as the data's resolution) and
+    ``<out>.events.csv`` (id, level, score)."""
     import multiprocessing as mp
 
     from setibl.cadence import discover
@@ -400,6 +401,10 @@ def dedoppler_workflow(
     write_submission(frame[["id", "target"]], out, list(table["id"]))
     stem = out.with_suffix("")
     hit_columns = ["id", "scan", "channel", "drift_ch_per_step", "snr", "vetoed", "level"]
-    hits_path = atomic_write_csv(f"{stem}.hits.csv", pd.DataFrame(hits, columns=hit_columns))
+    hit_table = pd.DataFrame(hits, columns=hit_columns)
+    hit_table.insert(
+        4, "drift_hz_per_s", hit_table["drift_ch_per_step"] * config.synth.df_hz / config.synth.dt_s
+    )
+    hits_path = atomic_write_csv(f"{stem}.hits.csv", hit_table)
     atomic_write_csv(f"{stem}.events.csv", frame[["id", "level", "score"]])
     return out, hits_path
