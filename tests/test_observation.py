@@ -127,6 +127,22 @@ def test_coarse_channels_are_searched_separately(tmp_path):
     )
 
 
+def test_fil_and_h5_files_give_the_same_hits(tmp_path):
+    from blimpy import Waterfall
+
+    from setibl.observation import coarse_blocks
+
+    _write_frame(tmp_path / "frame.h5")
+    fil = tmp_path / "frame.fil"
+    Waterfall(str(tmp_path / "frame.h5")).write_to_fil(str(fil))
+    header = read_header(fil)
+    blocks = [block for _, block in coarse_blocks(fil, header, 4)]
+    np.testing.assert_array_equal(np.concatenate(blocks, axis=1), Waterfall(str(fil)).data[:, 0])
+    from_h5 = search_file(tmp_path / "frame.h5", max_drift_hz_per_s=MAX_DRIFT, snr_threshold=15)
+    from_fil = search_file(fil, max_drift_hz_per_s=MAX_DRIFT, snr_threshold=15)
+    pd.testing.assert_frame_equal(from_fil, from_h5)
+
+
 def test_bad_files_name_the_file(tmp_path):
     garbage = tmp_path / "garbage.h5"
     garbage.write_bytes(b"not hdf5")

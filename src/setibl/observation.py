@@ -16,7 +16,7 @@ the path the tree sums (turboSETI labels it ``d`` channels over ``T`` steps, 0.4
 256-16 rows); zero drift is searched too. Drifts beyond one channel per time step (turboSETI's
 drift blocks) are not supported.
 
-Reading needs the ``field`` extra (blimpy; h5py and hdf5plugin come with it): .h5 files are read
+Reading needs the ``field`` extra (blimpy; h5py and hdf5plugin come with it): files are read
 one coarse channel at a time, so a 4 GB file never sits in memory at once.
 """
 
@@ -95,10 +95,29 @@ def read_header(path: str | os.PathLike) -> Header:
     )
 
 
+_SIGPROC_DTYPES = {8: np.uint8, 16: np.uint16, 32: np.float32}  # sigproc's sample types
+
+
+def _fil_samples(path: str | os.PathLike, header: Header) -> np.ndarray:
+    """(time, feeds, channels) view of a .fil file's samples, memory-mapped (nothing read)."""
+    from blimpy.io import sigproc
+
+    fields = sigproc.read_header(str(path))
+    bits = int(fields.get("nbits", 32))
+    if bits not in _SIGPROC_DTYPES:
+        raise DataError(f"{path}: {bits}-bit samples are not supported (8, 16 or 32)")
+    feeds = int(fields.get("nifs", 1))
+    offset = sigproc.len_header(str(path))
+    steps = (os.path.getsize(path) - offset) // (feeds * header.channels * bits // 8)
+    shape = (steps, feeds, header.channels)
+    return np.memmap(path, dtype=_SIGPROC_DTYPES[bits], mode="r", offset=offset, shape=shape)
+
+
 def coarse_blocks(
     path: str | os.PathLike, header: Header, coarse_channels: int
 ) -> Iterator[tuple[int, np.ndarray]]:
-    """(index, (T, fine) float32) per coarse channel, feed 0; .h5 read one block at a time."""
+    """(index, (T, fine) float32) per coarse channel, feed 0, read one block at a time (an
+    .h5 dataset is sliced, a .fil file memory-mapped): a file never sits in memory whole."""
     if coarse_channels < 1 or header.channels % coarse_channels:
         raise DataError(
             f"{path}: {header.channels} channels do not split into "
@@ -114,11 +133,9 @@ def coarse_blocks(
             for index in range(coarse_channels):
                 yield index, np.asarray(data[:, 0, index * fine : (index + 1) * fine], np.float32)
     else:
-        from blimpy import Waterfall
-
-        everything = np.asarray(Waterfall(str(path)).data[:, 0, :], np.float32)
+        samples = _fil_samples(path, header)
         for index in range(coarse_channels):
-            yield index, everything[:, index * fine : (index + 1) * fine]
+            yield index, np.asarray(samples[:, 0, index * fine : (index + 1) * fine], np.float32)
 
 
 NOISE_STATISTICS = ("mad", "turboseti")
