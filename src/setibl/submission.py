@@ -8,7 +8,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from sklearn.metrics import roc_auc_score
 
 from setibl.io import atomic_write_csv
 
@@ -19,6 +18,8 @@ class SubmissionError(ValueError):
 
 def safe_auc(targets: np.ndarray, preds: np.ndarray) -> float | None:
     """ROC AUC, or None where only one class is present."""
+    from sklearn.metrics import roc_auc_score  # not at import: the classical CLI starts faster
+
     targets = np.asarray(targets)
     if len(np.unique(targets)) < 2:
         return None

@@ -4,18 +4,21 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 from tqdm import tqdm
 
 from setibl.cadence import DataError, load_snippet, snippet_path
 from setibl.config import Config
-from setibl.plots import plot_cadence
-from setibl.synth import CadenceGeometry
-from setibl.synth_dataset import NEEDLES_FILE, write_dataset
+
+if TYPE_CHECKING:  # the heavy modules load where they are used: `dedoppler` starts fast
+    from setibl.synth import CadenceGeometry
 
 
 def geometry_from_config(config: Config) -> CadenceGeometry:
+    from setibl.synth import CadenceGeometry
+
     return CadenceGeometry(
         scans=config.data.scans,
         height=config.data.height,
@@ -35,6 +38,8 @@ def synthesize(
     progress: bool = True,
 ) -> dict[str, int]:
     """Write a synthetic Kaggle-layout set with a progress bar; returns the counts."""
+    from setibl.synth_dataset import write_dataset
+
     with tqdm(total=n_train + n_test, desc="synth", unit="cadence", disable=not progress) as bar:
         return write_dataset(
             out,
@@ -64,6 +69,9 @@ def show_cadence(
     split: str | None = None,
 ) -> Path:
     """PNG of one cadence's six scans, titled with its label and injected signals if known."""
+    from setibl.plots import plot_cadence
+    from setibl.synth_dataset import NEEDLES_FILE
+
     split = split or find_split(data, snippet_id)
     cadence = load_snippet(snippet_path(data, split, snippet_id), config.image_shape)
     notes = []
