@@ -175,3 +175,45 @@ def test_demo_workflow_end_to_end(tmp_path):
     assert (run / "report.html").is_file() and (run / "submission.csv").is_file()
     again = demo_workflow(config, tmp_path / "demo", log=lambda message: None)
     assert again["oof_auc"] == metrics["oof_auc"]  # finished folds are reused, not retrained
+
+
+def test_submitted_predictions_rule():
+    from setibl.train import submitted_predictions
+
+    assert submitted_predictions("tta", 0.5, 0.9) == "tta"
+    assert submitted_predictions("plain", 0.9, 0.5) == "plain"
+    assert submitted_predictions("auto", 0.8, 0.9) == "plain"
+    assert submitted_predictions("auto", 0.9, 0.9) == "tta"
+    assert submitted_predictions("auto", None, 0.9) == "tta"
+
+
+@pytest.mark.parametrize(("rule", "column"), [("auto", "pred_plain"), ("tta", "pred")])
+def test_summary_submits_the_chosen_predictions(tmp_path, rule, column):
+    from setibl.train import summarise_run
+
+    rng = np.random.default_rng(0)
+    run, records = tmp_path / "run", tmp_path / "records"
+    records.mkdir()
+    ids = [f"{i:04x}" for i in range(40)]
+    targets = np.tile([0, 1], 20)
+    for fold in range(2):
+        (run / f"fold-{fold}").mkdir(parents=True)
+        part = slice(fold * 20, fold * 20 + 20)
+        oof = pd.DataFrame({"id": ids[part], "target": targets[part], "fold": fold})
+        oof["pred_plain"] = oof["target"] * 0.5 + rng.random(20) * 0.4  # separates the classes
+        oof["pred"] = rng.random(20)  # TTA predictions that do not
+        oof.to_csv(run / f"fold-{fold}" / "oof.csv", index=False)
+        test = pd.DataFrame({"id": ["t1", "t2"], "pred": [0.1, 0.2], "pred_plain": [0.7, 0.9]})
+        test.to_csv(run / f"fold-{fold}" / "test.csv", index=False)
+    index = pd.DataFrame({"id": [*ids, "t1", "t2"], "split": ["train"] * 40 + ["test"] * 2})
+    index.assign(file="x").to_csv(records / "index.csv", index=False)
+    config = tiny_config("train.folds=2", f'train.submit="{rule}"')
+    metrics = summarise_run(config, records, run, [], log=lambda message: None)
+    assert metrics["submitted"] == ("plain" if rule == "auto" else "tta")
+    submission = pd.read_csv(run / "submission.csv", dtype={"id": str})
+    expected = {"pred_plain": [0.7, 0.9], "pred": [0.1, 0.2]}[column]
+    np.testing.assert_allclose(submission["target"], expected)
+    written = pd.read_csv(run / "oof.csv", dtype={"id": str}).sort_values("id")
+    folds = [pd.read_csv(run / f"fold-{k}" / "oof.csv", dtype={"id": str}) for k in (0, 1)]
+    source = pd.concat(folds)
+    np.testing.assert_allclose(written["pred"], source.sort_values("id")[column])

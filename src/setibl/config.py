@@ -119,6 +119,7 @@ class TrainConfig:
     epochs: int = 12
     batch_size: int = 32  # per replica
     tta: int = 11
+    submit: str = "tta"  # predictions submitted: "tta", "plain", or "auto" (higher OOF AUC)
     fold_weights: tuple[float, ...] = ()  # empty: 1 / folds each
     shuffle_buffer: int = 2048
     cache: bool = True
@@ -297,6 +298,8 @@ def validate_config(config: Config) -> None:
             "config keys 'dedoppler.max_drift' x 'dedoppler.time_binning' must "
             "not exceed 1 (channel per binned time row)"
         )
+    if config.train.submit not in ("tta", "plain", "auto"):
+        raise ConfigError("config key 'train.submit': must be 'tta', 'plain' or 'auto'")
     if config.dedoppler.filter_level not in (0, 1, 2, 3):
         raise ConfigError("config key 'dedoppler.filter_level': must be 0, 1, 2 or 3")
     if config.dedoppler.bandpass_window < 0:

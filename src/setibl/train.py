@@ -277,7 +277,6 @@ def summarise_run(
     oof = oof.sort_values("id", kind="stable").reset_index(drop=True)
     if oof["id"].duplicated().any():
         raise RunError("an id appears in more than one fold's OOF predictions")
-    atomic_write_csv(run / "oof.csv", oof[["id", "target", "pred", "fold"]])
     metrics = {
         "folds": fold_metrics,
         "oof_auc": safe_auc(oof["target"], oof["pred"]),
@@ -285,8 +284,16 @@ def summarise_run(
         "tta": config.train.tta,
         "oof_count": len(oof),
     }
+    metrics["submitted"] = submitted_predictions(
+        config.train.submit, metrics["oof_auc"], metrics["oof_auc_plain"]
+    )
+    column = PREDICTION_COLUMNS[metrics["submitted"]]
+    oof = oof.assign(pred=oof[column])  # oof.csv holds what the submission is made of
+    atomic_write_csv(run / "oof.csv", oof[["id", "target", "pred", "fold"]])
     test_frames = [
         pd.read_csv(run / f"fold-{k}" / "test.csv", dtype={"id": str})
+        .loc[:, ["id", column]]
+        .rename(columns={column: "pred"})
         for k in range(folds)
         if (run / f"fold-{k}" / "test.csv").is_file()
     ]
@@ -297,8 +304,24 @@ def summarise_run(
         write_submission(submission, run / "submission.csv", list(expected))
         metrics["test_count"] = len(submission)
     atomic_write_json(run / "metrics.json", metrics)
-    log(f"OOF AUC {_fmt(metrics['oof_auc'])} (without TTA {_fmt(metrics['oof_auc_plain'])})")
+    log(
+        f"OOF AUC {_fmt(metrics['oof_auc'])} (without TTA {_fmt(metrics['oof_auc_plain'])}); "
+        f"submitting the {metrics['submitted']} predictions"
+    )
     return metrics
+
+
+PREDICTION_COLUMNS = {"tta": "pred", "plain": "pred_plain"}
+
+
+def submitted_predictions(rule: str, oof_auc_tta: float | None, oof_auc_plain: float | None) -> str:
+    """ "tta" or "plain": as the rule says, or for "auto" whichever had the higher OOF AUC (TTA
+    on a tie or when an AUC is undefined)."""
+    if rule != "auto":
+        return rule
+    if oof_auc_tta is None or oof_auc_plain is None:
+        return "tta"
+    return "plain" if oof_auc_plain > oof_auc_tta else "tta"
 
 
 def fold_model_paths(run: str | os.PathLike, folds: int) -> list[Path]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -202,7 +203,7 @@ def predict_workflow(
     from setibl.predict import average_folds, fold_predictions, load_fold_model
     from setibl.records import INDEX_FILE, load_manifest, shard_paths
     from setibl.submission import write_submission
-    from setibl.train import fold_model_paths
+    from setibl.train import RunError, fold_model_paths
 
     run = Path(run)
     config = load_config(run / "config.toml")
@@ -218,13 +219,19 @@ def predict_workflow(
     manifest = load_manifest(records, config.records.layout, image_shape)
     spec = PipelineSpec(image_shape, manifest["encoding"])
     files = shard_paths(records, manifest, "test")
+    # the run's own choice between TTA and plain predictions (train.submit), as it submitted
+    summary = run / "metrics.json"
+    if not summary.is_file():
+        raise RunError(f"{summary}: not found; is the run finished?")
+    submitted = json.loads(summary.read_text()).get("submitted", "tta")
     frames = []
     for fold, weights in enumerate(fold_model_paths(run, config.train.folds)):
         model = load_fold_model(config.model, image_shape, weights)
         result = fold_predictions(
             model, files, spec, batch or config.train.batch_size, config, fold
         )
-        frames.append(pd.DataFrame({"id": result.ids, "pred": result.tta}))
+        chosen = result.plain if submitted == "plain" else result.tta
+        frames.append(pd.DataFrame({"id": result.ids, "pred": chosen}))
         log(f"fold {fold}: scored {len(result.ids)} cadences")
     submission = average_folds(frames, config.fold_weight_list())
     sample = Path(source) / SUBMISSION_FILE
