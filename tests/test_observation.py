@@ -267,3 +267,5 @@ def test_cadence_cli_writes_events_and_hits(tmp_path):
     assert events.equals(hits[hits["level"] >= 3].reset_index(drop=True))
     bad = CliRunner().invoke(cli, [*args, "--on", "0,2,9"])
     assert bad.exit_code != 0 and "do not index 6 files" in bad.output
+    bad = CliRunner().invoke(cli, [*args, "--on", "0,two"])
+    assert bad.exit_code == 2 and "is not a list like 0,2,4" in bad.output

@@ -366,9 +366,19 @@ def dedoppler_file(files, out, max_drift, snr, coarse_channels, bandpass_window,
 @click.option("--snr", type=float, default=10.0, show_default=True, help="ON hit threshold.")
 @click.option("--off-snr", type=float, default=6.0, show_default=True, help="OFF veto threshold.")
 @click.option("--coarse-channels", type=int, default=1, show_default=True)
+@click.option("--bandpass-window", type=int, default=0, show_default=True, help="0: none.")
 @click.option("--noise", type=click.Choice(["mad", "turboseti"]), default="mad", show_default=True)
 def dedoppler_cadence(
-    files, on_scans, out, filter_level, max_drift, snr, off_snr, coarse_channels, noise
+    files,
+    on_scans,
+    out,
+    filter_level,
+    max_drift,
+    snr,
+    off_snr,
+    coarse_channels,
+    bandpass_window,
+    noise,
 ) -> None:
     """turboSETI-style event search over a cadence of .h5/.fil files (in time order).
 
@@ -382,8 +392,19 @@ def dedoppler_cadence(
 
     try:
         on = tuple(int(part) for part in on_scans.split(","))
+    except ValueError:
+        message = f"{on_scans!r} is not a list like 0,2,4"
+        raise click.BadParameter(message, param_hint="--on") from None
+    try:
         hits = search_cadence_files(
-            files, on, max_drift, snr, off_snr, coarse_channels=coarse_channels, noise=noise
+            files,
+            on,
+            max_drift,
+            snr,
+            off_snr,
+            coarse_channels=coarse_channels,
+            bandpass_window=bandpass_window,
+            noise=noise,
         )
     except (DataError, ValueError) as err:
         raise click.ClickException(str(err)) from None
