@@ -104,9 +104,16 @@ def test_prediction_orders_by_level_then_score():
     assert 0.0 <= cadence_prediction(0, -1e9, 3) <= cadence_prediction(3, 1e9, 3) <= 1.0
 
 
-def test_search_rejects_drifts_beyond_one_channel_per_step():
+def test_binned_search_rejects_drifts_beyond_one_channel_per_bin():
     with pytest.raises(ValueError, match="max_drift"):
-        search_cadences(np.zeros((1, 6, 64, 32), np.float32), max_drift=2.0)
+        search_cadences(np.zeros((1, 6, 64, 32), np.float32), max_drift=0.6, time_binning=2)
+
+
+def test_steep_needle_beyond_one_channel_per_step():
+    cadence = _cadence([_needle(10.0, 1.5, scans=(0,))])
+    search = search_cadences(cadence[None], max_drift=2.0)[0]
+    channel = int(np.argmax(search.snr[0]))
+    assert abs(channel - 10) <= 1 and abs(search.drift[0, channel] - 1.5) <= 2 / 63
 
 
 def test_cli_workflow_writes_predictions_and_hits(tiny_data, tmp_path):

@@ -17,7 +17,7 @@ SIGNALS = [(200, 0.05), (500, -0.08), (800, 0.11)]  # (setigen channel, drift Hz
 MAX_DRIFT = 0.15  # Hz/s, just under one channel per time step
 
 
-def _write_frame(path, time_steps=32, channels=1024):
+def _write_frame(path, time_steps=32, channels=1024, signals=SIGNALS):
     frame = setigen.Frame(
         fchans=channels,
         tchans=time_steps,
@@ -27,7 +27,7 @@ def _write_frame(path, time_steps=32, channels=1024):
         seed=7,
     )
     frame.add_noise(x_mean=10, noise_type="chi2")
-    for channel, drift in SIGNALS:
+    for channel, drift in signals:
         frame.add_signal(
             setigen.constant_path(
                 f_start=frame.get_frequency(channel), drift_rate=drift * units.Hz / units.s
@@ -39,7 +39,7 @@ def _write_frame(path, time_steps=32, channels=1024):
     frame.save_h5(str(path))
 
 
-def _turboseti_hits(path, out_dir) -> pd.DataFrame:
+def _turboseti_hits(path, out_dir, max_drift=MAX_DRIFT) -> pd.DataFrame:
     from turbo_seti.find_doppler import find_doppler
 
     class HitCount(np.ndarray):  # turboSETI 2.3 formats a 1-element array with %i (NumPy 2)
@@ -56,7 +56,7 @@ def _turboseti_hits(path, out_dir) -> pd.DataFrame:
     try:
         find_doppler.FindDoppler(
             str(path),
-            max_drift=MAX_DRIFT,
+            max_drift=max_drift,
             snr=15,
             out_dir=str(out_dir),
             n_coarse_chan=1,
@@ -101,6 +101,26 @@ def test_hits_match_turboseti_on_a_setigen_h5_file(tmp_path):
         assert row.drift_hz_per_s == pytest.approx(by_file_channel[want], abs=2.5 * resolution)
 
 
+def test_steep_drifts_match_turboseti_drift_blocks(tmp_path):
+    pytest.importorskip("turbo_seti")
+    path = tmp_path / "steep.h5"
+    steep = [(250, 0.3), (750, -0.45)]  # 2.0 and 2.9 channels per time step
+    _write_frame(path, signals=steep)
+    theirs = _turboseti_hits(path, tmp_path, max_drift=0.5).sort_values("channel")
+    ours = search_file(path, max_drift_hz_per_s=0.5, snr_threshold=15, noise="turboseti")
+    ours = ours.sort_values("channel")
+    assert len(theirs) == len(ours) == 2
+    resolution = DF_HZ / (32 * DT_S)
+    assert np.abs(ours["channel"].to_numpy() - theirs["channel"].to_numpy()).max() <= 1
+    drift_gap = ours["drift_hz_per_s"].to_numpy() - theirs["drift_hz_per_s"].to_numpy()
+    assert np.abs(drift_gap).max() <= 3 * resolution  # their d / T against our d / (T - 1)
+    np.testing.assert_allclose(ours["snr"], theirs["snr"], rtol=1e-4)
+    injected = {1023 - channel: drift for channel, drift in steep}
+    for row in ours.itertuples():
+        want = min(injected, key=lambda c: abs(c - row.channel))
+        assert row.drift_hz_per_s == pytest.approx(injected[want], abs=2.5 * resolution)
+
+
 def test_header_and_units(tmp_path):
     path = tmp_path / "frame.h5"
     _write_frame(path, time_steps=16, channels=256)
@@ -110,8 +130,8 @@ def test_header_and_units(tmp_path):
     assert header.drift_ch_per_step(-DF_HZ / DT_S) == pytest.approx(1.0)
     with pytest.raises(DataError, match="do not split"):
         search_file(path, max_drift_hz_per_s=0.1, coarse_channels=3)
-    with pytest.raises(ValueError, match="above one channel per step"):
-        search_file(path, max_drift_hz_per_s=0.2)
+    steep = search_file(path, max_drift_hz_per_s=0.2)  # beyond one channel per step
+    assert len(steep) and steep["drift_hz_per_s"].abs().max() <= 0.2 + 1e-9
 
 
 def test_coarse_channels_are_searched_separately(tmp_path):

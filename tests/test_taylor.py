@@ -65,4 +65,28 @@ def test_kernel_rejects_bad_shapes():
     with pytest.raises(ValueError, match="bandpass shape"):
         best_drift_sums(scans[:, :32], np.zeros((2, 8), np.float32), 3)
     with pytest.raises(ValueError, match="max_index"):
-        best_drift_sums(scans[:, :32], np.zeros((1, 8), np.float32), 32)
+        best_drift_sums(scans[:, :32], np.zeros((1, 8), np.float32), -1)
+
+
+@pytest.mark.parametrize(("rows", "max_index"), [(16, 40), (16, 45), (32, 31 * 3)])
+def test_drift_blocks_beyond_one_channel_per_step_match_the_reference(rows, max_index):
+    rng = np.random.default_rng(rows + max_index)
+    scans = rng.standard_normal((2, rows, 200)).astype(np.float32)
+    band = rng.standard_normal((2, 200)).astype(np.float32)
+    fast = best_drift_sums(scans, band, max_index)
+    slow = best_drift_sums_reference(scans, band, max_index)
+    for got, want in zip(fast, slow, strict=True):
+        np.testing.assert_array_equal(got, want)
+    assert np.abs(fast[1]).max() <= max_index
+
+
+def test_steep_lines_are_found_in_their_drift_block():
+    rows, channels = 16, 160
+    scans = np.random.default_rng(2).standard_normal((2, rows, channels)).astype(np.float32)
+    for t in range(rows):  # 2.4 channels per step up from 20, and down from 140
+        scans[0, t, 20 + round(2.4 * t)] += 8.0
+        scans[1, t, 140 - round(2.4 * t)] += 8.0
+    best, index, _ = best_drift_sums(scans, np.zeros((2, channels), np.float32), 3 * 15)
+    assert abs(index[0, 20] / 15 - 2.4) <= 1.5 / 15
+    assert abs(index[1, 140] / 15 + 2.4) <= 1.5 / 15
+    assert best[0, 20] > 8.0 * rows * 0.8 and best[1, 140] > 8.0 * rows * 0.8

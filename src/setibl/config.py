@@ -131,7 +131,7 @@ class TrainConfig:
 
 @dataclass(frozen=True)
 class DedopplerConfig:
-    max_drift: float = 1.0  # channels per time step; at most 1 / time_binning
+    max_drift: float = 1.0  # channels per time step; at most 1 / time_binning when binning
     time_binning: int = 1  # sum this many time steps before the tree (4: ~5x faster)
     bandpass_window: int = 17  # channels of the median filter that flattens the bandpass; 0: off
     snr_threshold: float = 10.0
@@ -291,13 +291,14 @@ def validate_config(config: Config) -> None:
         raise ConfigError("config key 'data.on_scans': scan index out of range")
     if not 0.0 <= config.synth.needle_fraction <= 1.0:
         raise ConfigError("config key 'synth.needle_fraction': must lie in [0, 1]")
-    if config.dedoppler.time_binning < 1 or (
-        config.dedoppler.max_drift * config.dedoppler.time_binning > 1.0 + 1e-9
-    ):
+    binning = config.dedoppler.time_binning
+    if binning < 1 or (binning > 1 and config.dedoppler.max_drift * binning > 1.0 + 1e-9):
         raise ConfigError(
             "config keys 'dedoppler.max_drift' x 'dedoppler.time_binning' must "
-            "not exceed 1 (channel per binned time row)"
+            "not exceed 1 (channel per binned time row) when binning"
         )
+    if config.dedoppler.max_drift < 0:
+        raise ConfigError("config key 'dedoppler.max_drift': must not be negative")
     if config.train.submit not in ("tta", "plain", "auto"):
         raise ConfigError("config key 'train.submit': must be 'tta', 'plain' or 'auto'")
     if config.dedoppler.filter_level not in (0, 1, 2, 3):

@@ -87,12 +87,13 @@ def search_cadences(
 
     ``time_binning`` b > 1 first sums b consecutive time steps: the tree then has b times fewer
     rows (about 5x less work for b = 4) and reaches |drift| <= 1 / b channel per step, over
-    which a line moves at most one channel within a bin.
+    which a line moves at most one channel within a bin. Unbinned, drifts beyond one channel
+    per step are searched in drift blocks (one more tree per block and sign).
     """
     n, scans, height, channels = cadences.shape
     if time_binning < 1:
         raise ValueError("time_binning must be at least 1")
-    if max_drift * time_binning > 1.0 + 1e-9:
+    if time_binning > 1 and max_drift * time_binning > 1.0 + 1e-9:
         raise ValueError(
             f"max_drift above 1 / time_binning = {1 / time_binning:g} channel per "
             "time step is not supported"

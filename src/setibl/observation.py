@@ -13,8 +13,8 @@ Differences from turboSETI, on purpose: S/N divides by 1.4826 MAD of the zero-dr
 ~0.8 sigma, so its S/N reads ~1.3x higher; ``noise="turboseti"`` gives its values, and the
 sums themselves are the same); the drift index ``d`` is ``d`` channels over ``T - 1`` steps,
 the path the tree sums (turboSETI labels it ``d`` channels over ``T`` steps, 0.4-6% low for
-256-16 rows); zero drift is searched too. Drifts beyond one channel per time step (turboSETI's
-drift blocks) are not supported.
+256-16 rows); zero drift is searched too. Drifts beyond one channel per time step go through
+drift blocks, as in turboSETI (the scan sheared by whole channels per step first).
 
 Reading needs the ``field`` extra (blimpy; h5py and hdf5plugin come with it): files are read
 one coarse channel at a time, so a 4 GB file never sits in memory at once.
@@ -161,10 +161,6 @@ def scan_search(
     largest drift index searched."""
     rows = tree_rows(block.shape[0])
     max_index = math.floor(abs(max_drift_ch) * (rows - 1) + 1e-9)
-    if max_index >= rows:
-        raise ValueError(
-            f"max drift {max_drift_ch:.3g} channels per step is above one channel per step"
-        )
     scan = np.ascontiguousarray(block[None, :rows], dtype=np.float32)
     best, index, zero = best_drift_sums(scan, bandpass(scan, bandpass_window), max_index)
     centre, scale = noise_level(zero[0], noise)

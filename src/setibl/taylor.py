@@ -122,16 +122,37 @@ def _tree_in_place(first, second, rows, origin, direction):  # pragma: no cover 
 
 
 @numba.njit(cache=True, boundscheck=False, nogil=True)
-def _keep_best(sums, origin, max_index, sign, best, index):  # pragma: no cover - compiled
+def _keep_best(sums, origin, first_index, first_d, last_d, sign, best, index):  # pragma: no cover
     # Ascending d with strict comparisons: ties keep the earlier (positive, then smaller) drift.
     channels = best.shape[0]
-    for d in range(max_index + 1):
+    for d in range(first_d, last_d + 1):
         row = sums[d, origin:]
+        label = sign * (first_index + d)
         for j in range(channels):
             value = row[j]
             better = value > best[j]
             best[j] = value if better else best[j]
-            index[j] = sign * d if better else index[j]
+            index[j] = label if better else index[j]
+
+
+@numba.njit(cache=True, boundscheck=False, nogil=True)
+def _load_sheared(scan, band, target, origin, shear):  # pragma: no cover - compiled
+    # Row t of the band, shifted by shear * t channels (zero where it leaves the band).
+    rows, channels = scan.shape
+    for t in range(rows):
+        offset = shear * t
+        low = min(max(0, -offset), channels)
+        high = max(min(channels, channels - offset), low)
+        row = target[t, origin : origin + channels]
+        for j in range(low):
+            row[j] = 0.0
+        for j in range(high, channels):
+            row[j] = 0.0
+        out = row[low:high]
+        source = scan[t, low + offset : high + offset]
+        level = band[low + offset : high + offset]
+        for j in range(high - low):
+            out[j] = source[j] - level[j]
 
 
 @numba.njit(cache=True, boundscheck=False, nogil=True)
@@ -140,20 +161,23 @@ def _best_drift_kernel(scans, bandpass, max_index, best, index, zero):  # pragma
     origin = rows
     first = np.zeros((rows, channels + 2 * origin), np.float32)
     second = np.zeros((rows, channels + 2 * origin), np.float32)
+    span = max(rows - 1, 1)  # drift index of one channel per time step
     for k in range(count):
         best[k] = -np.inf
         index[k] = 0
         for direction in (1, -1):
-            for t in range(rows):
-                row = first[t, origin:]
-                scan_row = scans[k, t]
-                band = bandpass[k]
-                for j in range(channels):
-                    row[j] = scan_row[j] - band[j]
-            sums = _tree_in_place(first, second, rows, origin, direction)
-            if direction == 1:
-                zero[k] = sums[0, origin : origin + channels]
-            _keep_best(sums, origin, max_index, direction, best[k], index[k])
+            block = 0
+            while block == 0 or block * span < max_index:  # block b: |drift| in (b, b + 1]
+                _load_sheared(scans[k], bandpass[k], first, origin, direction * block)
+                sums = _tree_in_place(first, second, rows, origin, direction)
+                if direction == 1 and block == 0:
+                    zero[k] = sums[0, origin : origin + channels]
+                first_d = 0 if block == 0 else 1  # d = 0 repeats the last block's d = span
+                last_d = min(rows - 1, max_index - block * span)
+                _keep_best(
+                    sums, origin, block * span, first_d, last_d, direction, best[k], index[k]
+                )
+                block += 1
 
 
 def best_drift_sums(
@@ -162,8 +186,11 @@ def best_drift_sums(
     """Best tree sum over signed drift indices ``|d| <= max_index`` for every start channel.
 
     scans: (m, T, F) float32 with T a power of two; bandpass: (m, F) subtracted from every row
-    first. Returns best (m, F) float32, its signed drift index (m, F) int64 (ties go to the
-    positive sign, then to the smaller |d|) and the zero-drift sums (m, F) float32.
+    first. Index ``d`` is a drift of ``d / (T - 1)`` channels per step. Beyond one channel per
+    step the scan is first sheared by ``b`` channels per step (turboSETI's drift blocks): block
+    ``b >= 1`` covers ``d in (b (T - 1), (b + 1)(T - 1)]``. Returns best (m, F) float32, its signed
+    drift index (m, F) int64 (ties go to the positive sign, then to the smaller |d|) and the
+    zero-drift sums (m, F) float32.
     """
     scans = np.ascontiguousarray(scans, dtype=np.float32)
     bandpass = np.ascontiguousarray(bandpass, dtype=np.float32)
@@ -172,8 +199,8 @@ def best_drift_sums(
         raise ValueError(f"Taylor tree needs a power-of-two number of rows, got {rows}")
     if bandpass.shape != (count, channels):
         raise ValueError(f"bandpass shape {bandpass.shape}, expected {(count, channels)}")
-    if not 0 <= max_index < rows:
-        raise ValueError(f"max_index must lie in [0, {rows}), got {max_index}")
+    if max_index < 0:
+        raise ValueError(f"max_index must be at least 0, got {max_index}")
     best = np.empty((count, channels), np.float32)
     index = np.empty((count, channels), np.int32)
     zero = np.empty((count, channels), np.float32)
@@ -185,14 +212,29 @@ def best_drift_sums_reference(
     scans: np.ndarray, bandpass: np.ndarray, max_index: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """:func:`best_drift_sums` computed with :func:`taylor_tree` (NumPy; for tests)."""
+    count, rows, channels = scans.shape
     flat = (scans - bandpass[:, None, :]).astype(np.float32)
-    both = taylor_tree(np.stack([flat, flat[..., ::-1]], axis=1))[:, :, : max_index + 1]
-    both[:, 1] = both[:, 1, :, ::-1]  # negative drifts back to ascending start channels
-    count, _, drifts, channels = both.shape
-    flat_index = both.reshape(count, 2 * drifts, channels).argmax(axis=1)
-    best = np.take_along_axis(both.reshape(count, 2 * drifts, channels), flat_index[:, None], 1)
-    signed = np.where(flat_index >= drifts, -(flat_index - drifts), flat_index)
-    return best[:, 0], signed.astype(np.int64), both[:, 0, 0]
+    span = max(rows - 1, 1)
+    candidates, labels = [], []
+    for sign, oriented in ((1, flat), (-1, flat[..., ::-1])):
+        block = 0
+        while block == 0 or block * span < max_index:
+            sheared = np.zeros_like(oriented)
+            for t in range(rows):
+                shift = block * t
+                if shift < channels:
+                    sheared[:, t, : channels - shift] = oriented[:, t, shift:]
+            first = 0 if block == 0 else 1
+            last = min(rows - 1, max_index - block * span)
+            sums = taylor_tree(sheared)[:, first : last + 1]
+            candidates.append(sums if sign == 1 else sums[..., ::-1])
+            labels += [sign * (block * span + d) for d in range(first, last + 1)]
+            block += 1
+    stacked = np.concatenate(candidates, axis=1)  # (m, candidates, F), in the kernel's order
+    choice = stacked.argmax(axis=1)
+    best = np.take_along_axis(stacked, choice[:, None], axis=1)[:, 0]
+    zero = taylor_tree(flat)[:, 0]
+    return best, np.asarray(labels, np.int64)[choice], zero
 
 
 def compile_kernel() -> None:
