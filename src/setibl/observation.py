@@ -8,13 +8,12 @@ frequency (MHz) and drift rate (Hz/s, sign as the frequency moves). A cadence of
 and OFF scans, e.g. ABACAD) goes through turboSETI's find_event logic with each scan's real
 start time (header ``tstart``): an ON hit is vetoed by an OFF hit where its drift predicts it.
 
-Differences from turboSETI, on purpose: S/N divides by 1.4826 MAD of the zero-drift sums
-(turboSETI: the standard deviation after dropping the 5% tails, which for Gaussian noise is
-~0.8 sigma, so its S/N reads ~1.3x higher; ``noise="turboseti"`` gives its values, and the
-sums themselves are the same); the drift index ``d`` is ``d`` channels over ``T - 1`` steps,
-the path the tree sums (turboSETI labels it ``d`` channels over ``T`` steps, 0.4-6% low for
-256-16 rows); zero drift is searched too. Drifts beyond one channel per time step go through
-drift blocks, as in turboSETI (the scan sheared by whole channels per step first).
+As in turboSETI: the same tree sums (drift index ``d`` = ``d`` channels over ``T - 1`` steps,
+drift blocks sheared by whole channels per step beyond one channel per step), the same hit
+selection, so the same hits at the same frequencies and drift rates (tested). Differences, on
+purpose: S/N divides by 1.4826 MAD of the zero-drift sums (turboSETI: the standard deviation
+after dropping the 5% tails, ~0.8 sigma for Gaussian noise, so its S/N reads ~1.3x higher;
+``noise="turboseti"`` gives its values); zero drift is searched too (turboSETI skips it).
 
 Reading needs the ``field`` extra (blimpy; h5py and hdf5plugin come with it): files are read
 one coarse channel at a time, so a 4 GB file never sits in memory at once.
