@@ -1,7 +1,5 @@
 """De-Doppler search of filterbank files, cross-checked against turboSETI on setigen .h5 files."""
 
-import logging
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -40,37 +38,9 @@ def _write_frame(path, time_steps=32, channels=1024, signals=SIGNALS):
 
 
 def _turboseti_hits(path, out_dir, max_drift=MAX_DRIFT) -> pd.DataFrame:
-    from turbo_seti.find_doppler import find_doppler
+    from setibl.observation import turboseti_hits
 
-    class HitCount(np.ndarray):  # turboSETI 2.3 formats a 1-element array with %i (NumPy 2)
-        def __int__(self):
-            return int(self[0])
-
-    class MaxVals(find_doppler.max_vals):
-        def __init__(self):
-            super().__init__()
-            self.total_n_hits = np.zeros(1, np.uint32).view(HitCount)
-
-    original = find_doppler.max_vals
-    find_doppler.max_vals = MaxVals
-    try:
-        find_doppler.FindDoppler(
-            str(path),
-            max_drift=max_drift,
-            snr=15,
-            out_dir=str(out_dir),
-            n_coarse_chan=1,
-            blank_dc=False,
-            log_level_int=logging.WARNING,
-        ).search()
-    finally:
-        find_doppler.max_vals = original
-    names = ["hit", "drift_hz_per_s", "snr", "frequency_mhz", "corrected", "channel"]
-    table = pd.read_csv(
-        out_dir / f"{path.stem}.dat", sep=r"\s+", comment="#", header=None, usecols=range(6)
-    )
-    table.columns = names
-    return table
+    return turboseti_hits(path, out_dir, max_drift_hz_per_s=max_drift, snr_threshold=15)
 
 
 def _assert_same_hits(ours: pd.DataFrame, theirs: pd.DataFrame) -> None:

@@ -90,3 +90,14 @@ def test_steep_lines_are_found_in_their_drift_block():
     assert abs(index[0, 20] / 15 - 2.4) <= 1.5 / 15
     assert abs(index[1, 140] / 15 + 2.4) <= 1.5 / 15
     assert best[0, 20] > 8.0 * rows * 0.8 and best[1, 140] > 8.0 * rows * 0.8
+
+
+@pytest.mark.parametrize(("rows", "max_index", "tile"), [(16, 40, 24), (32, 31, 7), (64, 63, 50)])
+def test_channel_tiles_give_the_same_sums_bit_for_bit(rows, max_index, tile):
+    rng = np.random.default_rng(tile)
+    scans = rng.standard_normal((2, rows, 150)).astype(np.float32)
+    band = rng.standard_normal((2, 150)).astype(np.float32)
+    tiled = best_drift_sums(scans, band, max_index, tile=tile)
+    whole = best_drift_sums_reference(scans, band, max_index)
+    for got, want in zip(tiled, whole, strict=True):
+        np.testing.assert_array_equal(got, want)

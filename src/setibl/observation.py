@@ -300,3 +300,50 @@ def search_cadence_files(
     table = pd.DataFrame(rows, columns=CADENCE_COLUMNS)
     order = ["level", "snr"]
     return table.sort_values(order, ascending=False, kind="stable").reset_index(drop=True)
+
+
+def turboseti_hits(
+    path: str | os.PathLike,
+    out_dir: str | os.PathLike,
+    max_drift_hz_per_s: float = 4.0,
+    snr_threshold: float = 10.0,
+    coarse_channels: int = 1,
+) -> pd.DataFrame:
+    """turboSETI's hits for the same file (needs ``turbo-seti``), for side-by-side checks:
+    channel, frequency_mhz, drift_hz_per_s, snr; its .dat and .log land in ``out_dir``."""
+    import logging
+
+    try:
+        from turbo_seti.find_doppler import find_doppler
+    except ImportError:
+        raise DataError("comparing with turboSETI needs it: pip install turbo-seti") from None
+
+    class HitCount(np.ndarray):  # turboSETI 2.3 formats a 1-element array with %i (NumPy 2)
+        def __int__(self) -> int:
+            return int(self[0])
+
+    class MaxVals(find_doppler.max_vals):
+        def __init__(self) -> None:
+            super().__init__()
+            self.total_n_hits = np.zeros(1, np.uint32).view(HitCount)
+
+    original, find_doppler.max_vals = find_doppler.max_vals, MaxVals
+    try:
+        find_doppler.FindDoppler(
+            str(path),
+            max_drift=max_drift_hz_per_s,
+            snr=snr_threshold,
+            out_dir=str(out_dir),
+            n_coarse_chan=coarse_channels,
+            blank_dc=False,
+            log_level_int=logging.WARNING,
+        ).search()
+    finally:
+        find_doppler.max_vals = original
+    dat = Path(out_dir) / f"{Path(path).stem}.dat"
+    table = pd.read_csv(dat, sep=r"\s+", comment="#", header=None, usecols=[1, 2, 3])
+    table.columns = ["drift_hz_per_s", "snr", "frequency_mhz"]
+    header = read_header(path)  # the .dat's Index counts within a coarse channel
+    offset = (table["frequency_mhz"] - header.fch1_mhz) / header.foff_mhz
+    table["channel"] = offset.round().astype(int)
+    return table[["channel", "frequency_mhz", "drift_hz_per_s", "snr"]]

@@ -18,6 +18,7 @@ import numba
 import numpy as np
 
 DEPTH_FIRST_ROWS = 64  # early stages run per block of rows that stays in the L2 cache
+TILE_CHANNELS = 2048  # wide scans go through the tree this many channels at a time
 
 
 def tree_rows(height: int) -> int:
@@ -82,40 +83,55 @@ def brute_force_sums(scan: np.ndarray, offsets: np.ndarray) -> np.ndarray:
 
 
 @numba.njit(cache=True, boundscheck=False, nogil=True)
-def _stage(source, target, first_row, last_row, size, origin, direction):  # pragma: no cover
-    # Merge pairs of size-row sub-trees in rows [first_row, last_row) of source into target.
-    # Channel j sits in column origin + j; the columns either side of the band stay zero in both
-    # buffers, so paths leaving the band add nothing. direction -1 runs the drifts downwards
-    # (identical to the tree of the frequency-reversed scan).
-    channels = source.shape[1] - 2 * origin
+def _stage(
+    source, target, first_row, last_row, size, origin, direction, low, high
+):  # pragma: no cover - compiled
+    # Merge pairs of size-row sub-trees in rows [first_row, last_row) of source into target,
+    # for the channels [low, high) of the tile (channel j sits in column origin + j).
+    # direction -1 runs the drifts downwards (the frequency-reversed scan's tree).
     for block in range(first_row, last_row, 2 * size):
         for half in range(size):
-            upper = source[block + half, origin:]
+            upper = source[block + half, origin + low : origin + high]
             for parity in range(2):
-                out = target[block + 2 * half + parity, origin:]
-                lower = source[block + size + half, origin + direction * (half + parity) :]
-                for j in range(channels):
+                out = target[block + 2 * half + parity, origin + low : origin + high]
+                start = origin + low + direction * (half + parity)
+                lower = source[block + size + half, start : start + high - low]
+                for j in range(high - low):
                     out[j] = upper[j] + lower[j]
 
 
 @numba.njit(cache=True, boundscheck=False, nogil=True)
-def _tree_in_place(first, second, rows, origin, direction):  # pragma: no cover - compiled
-    # Depth-first: the first stages per block of rows (cache-resident), then the whole scan.
+def _tree_in_place(
+    first, second, rows, origin, direction, count, extend, tiled
+):  # pragma: no cover - compiled
+    # Tree over the tile loaded in `first`; the channels [0, count) are wanted. With `extend`,
+    # real data lies beyond them in the drift direction, and each stage also computes the
+    # channels later stages read there; without, everything beyond is zero (band edge), in
+    # `first` by loading and in `second` by clearing what an earlier tile left (`tiled`).
+    if tiled and not extend:
+        if direction == 1:
+            second[:, origin + count :] = 0.0
+        else:
+            second[:, :origin] = 0.0
     block = min(DEPTH_FIRST_ROWS, rows)
     stages_in_block = 0
-    for start in range(0, rows, block):
+    for start in range(0, rows, block):  # depth-first: the first stages per cached row block
         source, target = first, second
         size = 1
         stages_in_block = 0
         while size < block:
-            _stage(source, target, start, start + block, size, origin, direction)
+            extra = rows - 2 * size if extend else 0
+            low, high = (0, count + extra) if direction == 1 else (-extra, count)
+            _stage(source, target, start, start + block, size, origin, direction, low, high)
             source, target = target, source
             size *= 2
             stages_in_block += 1
     source, target = (second, first) if stages_in_block % 2 else (first, second)
     size = block
     while size < rows:
-        _stage(source, target, 0, rows, size, origin, direction)
+        extra = rows - 2 * size if extend else 0
+        low, high = (0, count + extra) if direction == 1 else (-extra, count)
+        _stage(source, target, 0, rows, size, origin, direction, low, high)
         source, target = target, source
         size *= 2
     return source
@@ -126,7 +142,7 @@ def _keep_best(sums, origin, first_index, first_d, last_d, sign, best, index):  
     # Ascending d with strict comparisons: ties keep the earlier (positive, then smaller) drift.
     channels = best.shape[0]
     for d in range(first_d, last_d + 1):
-        row = sums[d, origin:]
+        row = sums[d, origin : origin + channels]
         label = sign * (first_index + d)
         for j in range(channels):
             value = row[j]
@@ -136,52 +152,73 @@ def _keep_best(sums, origin, first_index, first_d, last_d, sign, best, index):  
 
 
 @numba.njit(cache=True, boundscheck=False, nogil=True)
-def _load_sheared(scan, band, target, origin, shear):  # pragma: no cover - compiled
-    # Row t of the band, shifted by shear * t channels (zero where it leaves the band).
+def _load_tile(scan, band, target, origin, shear, first_channel, margins):  # pragma: no cover
+    # Column c holds channel first_channel - origin + c of row t shifted by shear * t channels,
+    # minus the bandpass; zero where that falls outside the band. Without `margins` only the
+    # tile's own columns are written (the margins then hold zeros from the start).
     rows, channels = scan.shape
+    begin = 0 if margins else origin
+    columns = target.shape[1] if margins else origin + min(channels, target.shape[1] - 2 * origin)
     for t in range(rows):
-        offset = shear * t
-        low = min(max(0, -offset), channels)
-        high = max(min(channels, channels - offset), low)
-        row = target[t, origin : origin + channels]
-        for j in range(low):
-            row[j] = 0.0
-        for j in range(high, channels):
-            row[j] = 0.0
+        offset = first_channel - origin + shear * t  # channel read by column 0
+        low = min(max(begin, -offset), columns)
+        high = max(min(columns, channels - offset), low)
+        row = target[t]
+        for c in range(begin, low):
+            row[c] = 0.0
+        for c in range(high, columns):
+            row[c] = 0.0
         out = row[low:high]
         source = scan[t, low + offset : high + offset]
         level = band[low + offset : high + offset]
-        for j in range(high - low):
-            out[j] = source[j] - level[j]
+        for c in range(high - low):
+            out[c] = source[c] - level[c]
 
 
 @numba.njit(cache=True, boundscheck=False, nogil=True)
-def _best_drift_kernel(scans, bandpass, max_index, best, index, zero):  # pragma: no cover
+def _best_drift_kernel(scans, bandpass, max_index, tile, best, index, zero):  # pragma: no cover
     count, rows, channels = scans.shape
     origin = rows
-    first = np.zeros((rows, channels + 2 * origin), np.float32)
-    second = np.zeros((rows, channels + 2 * origin), np.float32)
+    width = min(tile, channels)
+    tiled = width < channels
+    first = np.zeros((rows, width + 2 * origin), np.float32)
+    second = np.zeros((rows, width + 2 * origin), np.float32)
     span = max(rows - 1, 1)  # drift index of one channel per time step
     for k in range(count):
         best[k] = -np.inf
         index[k] = 0
-        for direction in (1, -1):
-            block = 0
-            while block == 0 or block * span < max_index:  # block b: |drift| in (b, b + 1]
-                _load_sheared(scans[k], bandpass[k], first, origin, direction * block)
-                sums = _tree_in_place(first, second, rows, origin, direction)
-                if direction == 1 and block == 0:
-                    zero[k] = sums[0, origin : origin + channels]
-                first_d = 0 if block == 0 else 1  # d = 0 repeats the last block's d = span
-                last_d = min(rows - 1, max_index - block * span)
-                _keep_best(
-                    sums, origin, block * span, first_d, last_d, direction, best[k], index[k]
-                )
-                block += 1
+        for start in range(0, channels, width):  # channel tiles that stay in the cache
+            kept = min(width, channels - start)
+            tile_best = best[k, start : start + kept]
+            tile_index = index[k, start : start + kept]
+            for direction in (1, -1):
+                extend = start + kept < channels if direction == 1 else start > 0
+                block = 0
+                while block == 0 or block * span < max_index:  # block b: |drift| in (b, b + 1]
+                    shear = direction * block
+                    _load_tile(scans[k], bandpass[k], first, origin, shear, start, tiled)
+                    sums = _tree_in_place(
+                        first, second, rows, origin, direction, kept, extend, tiled
+                    )
+                    if direction == 1 and block == 0:
+                        zero[k, start : start + kept] = sums[0, origin : origin + kept]
+                    first_d = 0 if block == 0 else 1  # d = 0 repeats the last block's d = span
+                    last_d = min(rows - 1, max_index - block * span)
+                    _keep_best(
+                        sums,
+                        origin,
+                        block * span,
+                        first_d,
+                        last_d,
+                        direction,
+                        tile_best,
+                        tile_index,
+                    )
+                    block += 1
 
 
 def best_drift_sums(
-    scans: np.ndarray, bandpass: np.ndarray, max_index: int
+    scans: np.ndarray, bandpass: np.ndarray, max_index: int, tile: int = TILE_CHANNELS
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Best tree sum over signed drift indices ``|d| <= max_index`` for every start channel.
 
@@ -190,7 +227,9 @@ def best_drift_sums(
     step the scan is first sheared by ``b`` channels per step (turboSETI's drift blocks): block
     ``b >= 1`` covers ``d in (b (T - 1), (b + 1)(T - 1)]``. Returns best (m, F) float32, its signed
     drift index (m, F) int64 (ties go to the positive sign, then to the smaller |d|) and the
-    zero-drift sums (m, F) float32.
+    zero-drift sums (m, F) float32. Wide scans go through the tree ``tile`` channels at a time
+    (with the margins their paths reach), so the working set stays in the cache; the sums are
+    the same additions either way.
     """
     scans = np.ascontiguousarray(scans, dtype=np.float32)
     bandpass = np.ascontiguousarray(bandpass, dtype=np.float32)
@@ -201,10 +240,12 @@ def best_drift_sums(
         raise ValueError(f"bandpass shape {bandpass.shape}, expected {(count, channels)}")
     if max_index < 0:
         raise ValueError(f"max_index must be at least 0, got {max_index}")
+    if tile < 1:
+        raise ValueError(f"tile must be at least 1 channel, got {tile}")
     best = np.empty((count, channels), np.float32)
     index = np.empty((count, channels), np.int32)
     zero = np.empty((count, channels), np.float32)
-    _best_drift_kernel(scans, bandpass, max_index, best, index, zero)
+    _best_drift_kernel(scans, bandpass, max_index, tile, best, index, zero)
     return best, index.astype(np.int64), zero
 
 
