@@ -247,7 +247,7 @@ def train(config_file, source, run, resume_run, overrides) -> None:
 @click.argument("source", type=click.Path(file_okay=False))
 @click.option("--out", type=click.Path(dir_okay=False), default="submission.csv", show_default=True)
 def predict(run, source, out) -> None:
-    """Score SOURCE's test split with RUN's fold models (with TTA); write a checked CSV."""
+    """Score SOURCE's test split with RUN's fold models (TTA or plain, as RUN submitted)."""
     from setibl.cadence import DataError
     from setibl.records import RecordsError
     from setibl.submission import SubmissionError

@@ -195,7 +195,8 @@ def predict_workflow(
     log=print,
 ) -> Path:
     """Score the test split of ``source`` (Kaggle folder or shards) with a finished run's
-    fold models and TTA; the submission is validated against the expected test ids."""
+    fold models, with TTA or plain as the run submitted (``train.submit``); the submission is
+    validated against the expected test ids."""
     from setibl.cadence import SUBMISSION_FILE
     from setibl.config import load_config
     from setibl.layouts import get_layout
