@@ -11,8 +11,10 @@ Search (per scan, data z-scored, (time, channels)):
    along a piecewise-straight path of total offset ``d`` channels over ``T - 1`` steps (drift
    resolution ``1 / (T - 1)`` channel per step). Negative drifts run the tree downwards in
    frequency (the sums of the frequency-reversed scan's tree). Paths leaving the band count zero
-   beyond its edge. Exact, O(T log T) per channel instead of the brute force's O(T^2); a
-   compiled kernel (:mod:`setibl.taylor`) keeps only each channel's best drift.
+   beyond its edge. Beyond one channel per step (unbinned ``max_drift > 1``) the scan is first
+   sheared by whole channels per step (turboSETI's drift blocks). Exact, O(T log T) per channel
+   instead of the brute force's O(T^2); a compiled kernel (:mod:`setibl.taylor`) keeps only
+   each channel's best drift.
 3. S/N = (sum - median) / (1.4826 MAD), both taken over the zero-drift sums of that scan.
 4. Hits: per channel the best drift; channels whose best S/N is a local maximum within
    ``hit_window`` channels and reaches ``snr_threshold`` (turboSETI's top-hit selection).
