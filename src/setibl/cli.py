@@ -335,7 +335,7 @@ def dedoppler(data, split, out, filter_level, workers, max_drift, config_path, o
     type=click.Choice(["mad", "turboseti"]),
     default="mad",
     show_default=True,
-    help="S/N scale: 1.4826 MAD, or turboSETI's std without the 5%% tails.",
+    help="S/N scale: 1.4826 MAD, or turboSETI's std without the 5% tails.",
 )
 def dedoppler_file(files, out, max_drift, snr, coarse_channels, bandpass_window, noise) -> None:
     """De-Doppler search of .h5/.fil filterbank files: one hits table (MHz, Hz/s, S/N)."""
