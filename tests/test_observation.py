@@ -94,6 +94,17 @@ def test_steep_drifts_match_turboseti_drift_blocks(tmp_path):
         assert row.drift_hz_per_s == pytest.approx(injected[want], abs=2.5 * resolution)
 
 
+def test_coarse_channel_count_from_the_header():
+    from setibl.observation import Header
+
+    def header(channels, nfpc=0):
+        return Header(6000.0, -2.8e-6, 18.25, 16, channels, fine_per_coarse=nfpc)
+
+    assert header(64 * 2**20).coarse_channel_count() == 64  # BL high resolution
+    assert header(4096, nfpc=512).coarse_channel_count() == 8
+    assert header(1024).coarse_channel_count() == 1
+
+
 def test_header_and_units(tmp_path):
     path = tmp_path / "frame.h5"
     _write_frame(path, time_steps=16, channels=256)

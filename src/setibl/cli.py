@@ -319,9 +319,9 @@ def dedoppler(data, split, out, filter_level, workers, max_drift, config_path, o
 @click.option(
     "--coarse-channels",
     type=int,
-    default=1,
-    show_default=True,
-    help="Coarse channels per file; each is searched with its own noise statistics.",
+    default=None,
+    help="Coarse channels per file, each searched with its own noise statistics (default: "
+    "from the header's nfpc, else 2^20 fine channels each for BL high-resolution files, else 1).",
 )
 @click.option(
     "--bandpass-window",
@@ -365,7 +365,7 @@ def dedoppler_file(files, out, max_drift, snr, coarse_channels, bandpass_window,
 @click.option("--max-drift", type=float, default=4.0, show_default=True, help="Hz/s.")
 @click.option("--snr", type=float, default=10.0, show_default=True, help="ON hit threshold.")
 @click.option("--off-snr", type=float, default=6.0, show_default=True, help="OFF veto threshold.")
-@click.option("--coarse-channels", type=int, default=1, show_default=True)
+@click.option("--coarse-channels", type=int, default=None, help="As in dedoppler-file.")
 @click.option("--bandpass-window", type=int, default=0, show_default=True, help="0: none.")
 @click.option("--noise", type=click.Choice(["mad", "turboseti"]), default="mad", show_default=True)
 def dedoppler_cadence(

@@ -43,6 +43,7 @@ HIT_COLUMNS = [
     "snr",
 ]
 CADENCE_COLUMNS = ["scan", "file", *HIT_COLUMNS, "vetoed", "level"]
+HIGH_RESOLUTION_FINE_CHANNELS = 2**20  # fine channels per coarse channel, BL high resolution
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,16 @@ class Header:
     time_steps: int
     channels: int
     tstart_mjd: float = 0.0
+    fine_per_coarse: int = 0  # header key nfpc where the file has it
+
+    def coarse_channel_count(self) -> int:
+        """Coarse channels in the file: from ``nfpc``; else 2^20 fine channels each when the
+        channel count is a multiple of that (BL high-resolution products); else one."""
+        if self.fine_per_coarse and self.channels % self.fine_per_coarse == 0:
+            return self.channels // self.fine_per_coarse
+        if self.channels % HIGH_RESOLUTION_FINE_CHANNELS == 0:
+            return self.channels // HIGH_RESOLUTION_FINE_CHANNELS
+        return 1
 
     def drift_ch_per_step(self, drift_hz_per_s: float) -> float:
         """Hz/s -> channels per time step (sign: along increasing channel index)."""
@@ -91,6 +102,7 @@ def read_header(path: str | os.PathLike) -> Header:
         time_steps=int(shape[0]),
         channels=int(shape[-1]),
         tstart_mjd=float(header.get("tstart", 0.0)),
+        fine_per_coarse=int(header.get("nfpc", 0) or 0),
     )
 
 
@@ -113,10 +125,13 @@ def _fil_samples(path: str | os.PathLike, header: Header) -> np.ndarray:
 
 
 def coarse_blocks(
-    path: str | os.PathLike, header: Header, coarse_channels: int
+    path: str | os.PathLike, header: Header, coarse_channels: int | None = None
 ) -> Iterator[tuple[int, np.ndarray]]:
     """(index, (T, fine) float32) per coarse channel, feed 0, read one block at a time (an
-    .h5 dataset is sliced, a .fil file memory-mapped): a file never sits in memory whole."""
+    .h5 dataset is sliced, a .fil file memory-mapped): a file never sits in memory whole.
+    ``coarse_channels`` None: :meth:`Header.coarse_channel_count`."""
+    if coarse_channels is None:
+        coarse_channels = header.coarse_channel_count()
     if coarse_channels < 1 or header.channels % coarse_channels:
         raise DataError(
             f"{path}: {header.channels} channels do not split into "
@@ -194,7 +209,7 @@ def search_file(
     path: str | os.PathLike,
     max_drift_hz_per_s: float = 4.0,
     snr_threshold: float = 10.0,
-    coarse_channels: int = 1,
+    coarse_channels: int | None = None,
     hit_window: int | None = None,
     bandpass_window: int = 0,
     noise: str = "mad",
@@ -248,7 +263,7 @@ def search_cadence_files(
     snr_threshold: float = 10.0,
     off_snr_threshold: float = 6.0,
     off_tolerance: int = 4,
-    coarse_channels: int = 1,
+    coarse_channels: int | None = None,
     hit_window: int | None = None,
     bandpass_window: int = 0,
     noise: str = "mad",
@@ -307,7 +322,7 @@ def turboseti_hits(
     out_dir: str | os.PathLike,
     max_drift_hz_per_s: float = 4.0,
     snr_threshold: float = 10.0,
-    coarse_channels: int = 1,
+    coarse_channels: int | None = None,
 ) -> pd.DataFrame:
     """turboSETI's hits for the same file (needs ``turbo-seti``), for side-by-side checks:
     channel, frequency_mhz, drift_hz_per_s, snr; its .dat and .log land in ``out_dir``."""
@@ -334,7 +349,7 @@ def turboseti_hits(
             max_drift=max_drift_hz_per_s,
             snr=snr_threshold,
             out_dir=str(out_dir),
-            n_coarse_chan=coarse_channels,
+            n_coarse_chan=coarse_channels or read_header(path).coarse_channel_count(),
             blank_dc=False,
             log_level_int=logging.WARNING,
         ).search()
