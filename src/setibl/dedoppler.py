@@ -82,17 +82,48 @@ class ScanSearch:
     drift_step: float  # drift resolution, channels per time step
 
 
-def search_cadences(
-    cadences: np.ndarray, max_drift: float = 1.0, time_binning: int = 1, bandpass_window: int = 17
-) -> list[ScanSearch]:
-    """(n, scans, T, F) -> per cadence the best-drift S/N map of every scan.
+NOISE_STATISTICS = ("mad", "turboseti")
+
+
+def check_noise_statistic(statistic: str) -> None:
+    if statistic not in NOISE_STATISTICS:
+        raise ValueError(f"noise statistic must be one of {NOISE_STATISTICS}, got {statistic!r}")
+
+
+def noise_level(zero_drift: np.ndarray, statistic: str = "mad") -> tuple[np.ndarray, np.ndarray]:
+    """(..., F) zero-drift sums -> (centre, scale), each (..., 1): median and 1.4826 MAD, or
+    turboSETI's median and standard deviation of the values between the 5th and 95th
+    percentiles."""
+    check_noise_statistic(statistic)
+    if statistic == "mad":
+        median = np.median(zero_drift, axis=-1, keepdims=True)
+        return median, np.median(np.abs(zero_drift - median), axis=-1, keepdims=True) * 1.4826
+    rows = zero_drift.reshape(-1, zero_drift.shape[-1])
+    centre = np.empty((len(rows), 1), zero_drift.dtype)
+    scale = np.empty_like(centre)
+    for i, row in enumerate(rows):
+        low, centre[i, 0], high = np.percentile(row, [5, 50, 95])
+        scale[i, 0] = row[(row >= low) & (row <= high)].std()
+    shape = (*zero_drift.shape[:-1], 1)
+    return centre.reshape(shape), scale.reshape(shape)
+
+
+def search_scans(
+    scans: np.ndarray,
+    max_drift: float,
+    time_binning: int = 1,
+    bandpass_window: int = 17,
+    noise: str = "mad",
+) -> tuple[ScanSearch, int]:
+    """(m, T, F) scans -> their best-drift S/N maps as one :class:`ScanSearch` ((m, F) maps),
+    and the largest drift index searched.
 
     ``time_binning`` b > 1 first sums b consecutive time steps: the tree then has b times fewer
     rows (about 5x less work for b = 4) and reaches |drift| <= 1 / b channel per step, over
     which a line moves at most one channel within a bin. Unbinned, drifts beyond one channel
     per step are searched in drift blocks (one more tree per block and sign).
     """
-    n, scans, height, channels = cadences.shape
+    count, height, channels = scans.shape
     if time_binning < 1:
         raise ValueError("time_binning must be at least 1")
     if time_binning > 1 and max_drift * time_binning > 1.0 + 1e-9:
@@ -101,18 +132,30 @@ def search_cadences(
             "time step is not supported"
         )
     rows = tree_rows(height // time_binning)
-    used = cadences[:, :, : rows * time_binning]
+    used = scans[:, : rows * time_binning]
     if time_binning > 1:
-        used = used.reshape(n, scans, rows, time_binning, channels).sum(axis=3, dtype=np.float32)
-    used = np.ascontiguousarray(used, dtype=np.float32).reshape(n * scans, rows, channels)
+        used = used.reshape(count, rows, time_binning, channels).sum(axis=2, dtype=np.float32)
+    used = np.ascontiguousarray(used, dtype=np.float32)
     steps_per_row_drift = (rows - 1) * time_binning  # drift index d = d / this ch per step
     max_index = int(np.floor(max_drift * steps_per_row_drift + 1e-9))
     best, index, zero = best_drift_sums(used, bandpass(used, bandpass_window), max_index)
-    median = np.median(zero, axis=-1, keepdims=True)
-    mad = np.median(np.abs(zero - median), axis=-1, keepdims=True) * 1.4826
-    snr = ((best - median) / np.maximum(mad, 1e-6)).reshape(n, scans, channels)
-    drift = (index / steps_per_row_drift).reshape(n, scans, channels)
-    return [ScanSearch(snr[i], drift[i], 1.0 / steps_per_row_drift) for i in range(n)]
+    centre, scale = noise_level(zero, noise)
+    snr = (best - centre) / np.maximum(scale, 1e-6)
+    search = ScanSearch(snr, index / steps_per_row_drift, 1.0 / steps_per_row_drift)
+    return search, max_index
+
+
+def search_cadences(
+    cadences: np.ndarray, max_drift: float = 1.0, time_binning: int = 1, bandpass_window: int = 17
+) -> list[ScanSearch]:
+    """(n, scans, T, F) -> per cadence the best-drift S/N map of every scan (see
+    :func:`search_scans`)."""
+    n, scans, height, channels = cadences.shape
+    flat = cadences.reshape(n * scans, height, channels)
+    search, _ = search_scans(flat, max_drift, time_binning, bandpass_window)
+    snr = search.snr.reshape(n, scans, channels)
+    drift = search.drift.reshape(n, scans, channels)
+    return [ScanSearch(snr[i], drift[i], search.drift_step) for i in range(n)]
 
 
 def find_hits(search: ScanSearch, threshold: float, window: int, top: int) -> list[dict]:

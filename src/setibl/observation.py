@@ -31,8 +31,14 @@ import numpy as np
 import pandas as pd
 
 from setibl.cadence import DataError
-from setibl.dedoppler import EventRules, ScanSearch, bandpass, find_hits, score_cadence
-from setibl.taylor import best_drift_sums, tree_rows
+from setibl.dedoppler import (
+    EventRules,
+    ScanSearch,
+    check_noise_statistic,
+    find_hits,
+    score_cadence,
+    search_scans,
+)
 
 HIT_COLUMNS = [
     "coarse_channel",
@@ -152,44 +158,17 @@ def coarse_blocks(
             yield index, np.asarray(samples[:, 0, index * fine : (index + 1) * fine], np.float32)
 
 
-NOISE_STATISTICS = ("mad", "turboseti")
-
-
-def noise_level(zero_drift: np.ndarray, statistic: str = "mad") -> tuple[float, float]:
-    """(centre, scale) of the zero-drift sums (F,): median and 1.4826 MAD, or turboSETI's
-    median and standard deviation of the values between the 5th and 95th percentiles."""
-    if statistic == "mad":
-        median = float(np.median(zero_drift))
-        return median, float(np.median(np.abs(zero_drift - median))) * 1.4826
-    if statistic == "turboseti":
-        low, median, high = np.percentile(zero_drift, [5, 50, 95])
-        kept = zero_drift[(zero_drift >= low) & (zero_drift <= high)]
-        return float(median), float(kept.std())
-    raise ValueError(f"noise statistic must be one of {NOISE_STATISTICS}, got {statistic!r}")
-
-
 def scan_search(
     block: np.ndarray, max_drift_ch: float, bandpass_window: int = 0, noise: str = "mad"
 ) -> tuple[ScanSearch, int]:
     """Best-drift S/N map of one (T, F) block as a one-scan :class:`ScanSearch`, and the
     largest drift index searched."""
-    rows = tree_rows(block.shape[0])
-    max_index = math.floor(abs(max_drift_ch) * (rows - 1) + 1e-9)
-    scan = np.ascontiguousarray(block[None, :rows], dtype=np.float32)
-    best, index, zero = best_drift_sums(scan, bandpass(scan, bandpass_window), max_index)
-    centre, scale = noise_level(zero[0], noise)
-    snr = (best - centre) / max(scale, 1e-6)
-    return ScanSearch(snr, index / (rows - 1), 1.0 / (rows - 1)), max_index
+    return search_scans(block[None], abs(max_drift_ch), 1, bandpass_window, noise)
 
 
 def _default_window(hit_window: int | None, max_index: int) -> int:
     # turboSETI keeps a hit only if it is the best within twice the largest drift index
     return hit_window if hit_window is not None else 2 * max(max_index, 1)
-
-
-def _check_noise(noise: str) -> None:
-    if noise not in NOISE_STATISTICS:
-        raise ValueError(f"noise statistic must be one of {NOISE_STATISTICS}, got {noise!r}")
 
 
 def _physical(hit: dict, coarse: int, fine: int, header: Header) -> dict:
@@ -220,7 +199,7 @@ def search_file(
     ``bandpass_window`` 0 leaves the bandpass as it is (turboSETI); ``noise="turboseti"``
     gives turboSETI's S/N values.
     """
-    _check_noise(noise)
+    check_noise_statistic(noise)
     header = read_header(path)
     max_drift_ch = abs(header.drift_ch_per_step(max_drift_hz_per_s))
     rows = []
@@ -274,7 +253,7 @@ def search_cadence_files(
     scan holds a hit where its drift predicts, ``level`` the filter level the ON hit reaches
     (1: S/N cut; 2: not vetoed; 3: found again in every ON scan), 0 for OFF hits.
     """
-    _check_noise(noise)
+    check_noise_statistic(noise)
     if len(paths) < 2:
         raise ValueError("a cadence needs at least two files")
     if not on_scans or any(not 0 <= s < len(paths) for s in on_scans):
