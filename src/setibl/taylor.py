@@ -101,6 +101,14 @@ def _stage(
 
 
 @numba.njit(cache=True, boundscheck=False, nogil=True)
+def _stage_columns(rows, size, count, direction, extend):  # pragma: no cover - compiled
+    # Channels a stage merging size-row sub-trees computes: the wanted [0, count) plus, with
+    # real data beyond them, the rows - 2 * size channels later stages still shift across.
+    extra = rows - 2 * size if extend else 0
+    return (0, count + extra) if direction == 1 else (-extra, count)
+
+
+@numba.njit(cache=True, boundscheck=False, nogil=True)
 def _tree_in_place(
     first, second, rows, origin, direction, count, extend, tiled
 ):  # pragma: no cover - compiled
@@ -120,8 +128,7 @@ def _tree_in_place(
         size = 1
         stages_in_block = 0
         while size < block:
-            extra = rows - 2 * size if extend else 0
-            low, high = (0, count + extra) if direction == 1 else (-extra, count)
+            low, high = _stage_columns(rows, size, count, direction, extend)
             _stage(source, target, start, start + block, size, origin, direction, low, high)
             source, target = target, source
             size *= 2
@@ -129,8 +136,7 @@ def _tree_in_place(
     source, target = (second, first) if stages_in_block % 2 else (first, second)
     size = block
     while size < rows:
-        extra = rows - 2 * size if extend else 0
-        low, high = (0, count + extra) if direction == 1 else (-extra, count)
+        low, high = _stage_columns(rows, size, count, direction, extend)
         _stage(source, target, 0, rows, size, origin, direction, low, high)
         source, target = target, source
         size *= 2
