@@ -311,32 +311,43 @@ def dedoppler(data, split, out, filter_level, workers, max_drift, config_path, o
     click.echo(f"{predictions}\n{hits}")
 
 
+def _file_search_options(function):
+    """The search options dedoppler-file and dedoppler-cadence share."""
+    options = [
+        click.option("--max-drift", type=float, default=4.0, show_default=True, help="Hz/s."),
+        click.option(
+            "--coarse-channels",
+            type=int,
+            default=None,
+            help="Coarse channels per file, each searched with its own noise statistics "
+            "(default: from the header's nfpc, else 2^20 fine channels each for BL "
+            "high-resolution files, else 1).",
+        ),
+        click.option(
+            "--bandpass-window",
+            type=int,
+            default=0,
+            show_default=True,
+            help="Channels of the median filter that flattens the bandpass first; 0: none.",
+        ),
+        click.option(
+            "--noise",
+            type=click.Choice(["mad", "turboseti"]),
+            default="mad",
+            show_default=True,
+            help="S/N scale: 1.4826 MAD, or turboSETI's std without the 5% tails.",
+        ),
+    ]
+    for option in reversed(options):
+        function = option(function)
+    return function
+
+
 @cli.command("dedoppler-file")
 @click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
 @click.option("--out", type=click.Path(dir_okay=False), default="hits.csv", show_default=True)
-@click.option("--max-drift", type=float, default=4.0, show_default=True, help="Hz/s.")
 @click.option("--snr", type=float, default=10.0, show_default=True, help="Hit threshold.")
-@click.option(
-    "--coarse-channels",
-    type=int,
-    default=None,
-    help="Coarse channels per file, each searched with its own noise statistics (default: "
-    "from the header's nfpc, else 2^20 fine channels each for BL high-resolution files, else 1).",
-)
-@click.option(
-    "--bandpass-window",
-    type=int,
-    default=0,
-    show_default=True,
-    help="Channels of the median filter that flattens the bandpass first; 0: none.",
-)
-@click.option(
-    "--noise",
-    type=click.Choice(["mad", "turboseti"]),
-    default="mad",
-    show_default=True,
-    help="S/N scale: 1.4826 MAD, or turboSETI's std without the 5% tails.",
-)
+@_file_search_options
 def dedoppler_file(files, out, max_drift, snr, coarse_channels, bandpass_window, noise) -> None:
     """De-Doppler search of .h5/.fil filterbank files: one hits table (MHz, Hz/s, S/N)."""
     import pandas as pd
@@ -362,12 +373,9 @@ def dedoppler_file(files, out, max_drift, snr, coarse_channels, bandpass_window,
 @click.option("--on", "on_scans", default="0,2,4", show_default=True, help="ON file indices.")
 @click.option("--out", type=click.Path(dir_okay=False), default="events.csv", show_default=True)
 @click.option("--filter-level", type=click.IntRange(1, 3), default=3, show_default=True)
-@click.option("--max-drift", type=float, default=4.0, show_default=True, help="Hz/s.")
 @click.option("--snr", type=float, default=10.0, show_default=True, help="ON hit threshold.")
 @click.option("--off-snr", type=float, default=6.0, show_default=True, help="OFF veto threshold.")
-@click.option("--coarse-channels", type=int, default=None, help="As in dedoppler-file.")
-@click.option("--bandpass-window", type=int, default=0, show_default=True, help="0: none.")
-@click.option("--noise", type=click.Choice(["mad", "turboseti"]), default="mad", show_default=True)
+@_file_search_options
 def dedoppler_cadence(
     files,
     on_scans,
