@@ -15,20 +15,23 @@ SIGNALS = [(200, 0.05), (500, -0.08), (800, 0.11)]  # (setigen channel, drift Hz
 MAX_DRIFT = 0.15  # Hz/s, just under one channel per time step
 
 
-def _write_frame(path, time_steps=32, channels=1024, signals=SIGNALS):
+def _write_frame(path, time_steps=32, channels=1024, signals=SIGNALS, seed=7, elapsed_s=0.0):
+    """A setigen .h5 frame with S/N-40 lines (setigen channel at the cadence's start, Hz/s),
+    each moved on by its drift over the ``elapsed_s`` seconds since that start."""
     frame = setigen.Frame(
         fchans=channels,
         tchans=time_steps,
         df=DF_HZ * units.Hz,
         dt=DT_S * units.s,
         fch1=FCH1_MHZ * units.MHz,
-        seed=7,
+        seed=seed,
     )
     frame.add_noise(x_mean=10, noise_type="chi2")
     for channel, drift in signals:
         frame.add_signal(
             setigen.constant_path(
-                f_start=frame.get_frequency(channel), drift_rate=drift * units.Hz / units.s
+                f_start=frame.get_frequency(channel) + drift * elapsed_s,
+                drift_rate=drift * units.Hz / units.s,
             ),
             setigen.constant_t_profile(level=frame.get_intensity(snr=40)),
             setigen.gaussian_f_profile(width=6 * units.Hz),
@@ -185,33 +188,14 @@ def _write_cadence(folder, needle_drift=0.02, off_only_scan=1):
     drifting), and a line in one OFF scan only."""
     paths = []
     for scan in range(6):
-        t_start = 1.6e9 + scan * SCAN_SECONDS
-        frame = setigen.Frame(
-            fchans=1024,
-            tchans=32,
-            df=DF_HZ * units.Hz,
-            dt=DT_S * units.s,
-            fch1=FCH1_MHZ * units.MHz,
-            seed=scan,
-            t_start=t_start,
-        )
-        frame.add_noise(x_mean=10, noise_type="chi2")
         elapsed = scan * SCAN_SECONDS
         lines = [(700, 0.0), (600, -0.03)]  # RFI, continuous over the whole cadence
         if scan in (0, 2, 4):
             lines.append((300, needle_drift))
         if scan == off_only_scan:
             lines.append((150, 0.01))
-        for channel, drift in lines:
-            start = frame.get_frequency(channel) + drift * elapsed
-            frame.add_signal(
-                setigen.constant_path(f_start=start, drift_rate=drift * units.Hz / units.s),
-                setigen.constant_t_profile(level=frame.get_intensity(snr=40)),
-                setigen.gaussian_f_profile(width=6 * units.Hz),
-                setigen.constant_bp_profile(level=1),
-            )
         paths.append(folder / f"scan{scan}.h5")
-        frame.save_h5(str(paths[-1]))
+        _write_frame(paths[-1], signals=lines, seed=scan, elapsed_s=elapsed)
         _set_tstart(paths[-1], 58000.0 + elapsed / 86400.0)  # save_h5 writes a fixed tstart
     return paths
 
