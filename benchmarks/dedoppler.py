@@ -18,11 +18,12 @@ from pathlib import Path
 import numpy as np
 from _common import emit, peak_rss_mib, timed
 
-from setibl.cadence import discover, load_snippet
+from setibl.classical.dedoppler import bandpass
+from setibl.classical.taylor import brute_force_sums, compile_kernel, tree_rows
 from setibl.config import load_config
-from setibl.dedoppler import bandpass
-from setibl.taylor import brute_force_sums, compile_kernel, tree_rows
-from setibl.workflows import dedoppler_workflow, synthesize
+from setibl.data.kaggle import discover, load_snippet
+from setibl.jobs.classical import dedoppler_workflow
+from setibl.jobs.data import synthesize
 
 
 def brute_force_cadence(cadence: np.ndarray) -> np.ndarray:

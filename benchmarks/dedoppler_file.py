@@ -16,7 +16,7 @@ from pathlib import Path
 
 from _common import emit, peak_rss_mib, timed
 
-from setibl.observation import search_file, turboseti_hits
+from setibl.classical.files import search_file, turboseti_hits
 
 
 def write_frame(path: Path, channels: int, line: bool = True) -> None:

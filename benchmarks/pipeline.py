@@ -19,9 +19,9 @@ from _common import emit, peak_rss_mib, timed
 from reference_pipeline import reference_train_dataset
 
 from setibl.config import load_config
-from setibl.pipeline import PipelineSpec, train_dataset
-from setibl.records import shard_paths
-from setibl.workflows import shard_data, synthesize
+from setibl.jobs.data import shard_data, synthesize
+from setibl.learned.pipeline import PipelineSpec, train_dataset
+from setibl.learned.records import shard_paths
 
 MODEL_CONSUMPTION = 3.2  # img/s, EfficientNet-B0 training at 273 x 256 on this CPU
 

@@ -12,7 +12,7 @@ import math
 import tensorflow as tf
 
 from setibl.config import AugmentConfig
-from setibl.records import parse_single
+from setibl.learned.records import parse_single
 
 
 def _matrix(rotation, shear, zoom_h, zoom_w, shift_h, shift_w):

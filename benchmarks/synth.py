@@ -16,8 +16,9 @@ import numpy as np
 from _common import emit, peak_rss_mib, timed
 
 from setibl.config import SynthConfig
-from setibl.synth import CadenceGeometry, normalise_scans
-from setibl.synth_dataset import write_dataset
+from setibl.data.synth import CadenceGeometry, normalise_scans
+from setibl.data.synth_dataset import write_dataset
+from setibl.jobs.executor import Executor
 
 
 def setigen_cadences(count: int, out: Path, config: SynthConfig, geometry: CadenceGeometry):
@@ -61,14 +62,30 @@ def main() -> None:
     for workers in (1, 2):
         folder = Path(tempfile.mkdtemp(prefix="bench-synth-"))
         _, seconds = timed(
-            write_dataset, folder, count, 0, config, geometry, seed=1, workers=workers
+            write_dataset,
+            folder,
+            count,
+            0,
+            config,
+            geometry,
+            seed=1,
+            mapper=Executor(workers=workers).map,
         )
         figures[f"setibl_{workers}w_per_s"] = round(count / seconds, 1)
         shutil.rmtree(folder)
     shm = Path("/dev/shm")
     if shm.is_dir():  # the same job into RAM: generation speed without this disk's write-back
         folder = Path(tempfile.mkdtemp(prefix="bench-synth-", dir=shm))
-        _, seconds = timed(write_dataset, folder, count, 0, config, geometry, seed=1, workers=2)
+        _, seconds = timed(
+            write_dataset,
+            folder,
+            count,
+            0,
+            config,
+            geometry,
+            seed=1,
+            mapper=Executor(workers=2).map,
+        )
         figures["setibl_2w_tmpfs_per_s"] = round(count / seconds, 1)
         shutil.rmtree(folder)
     figures["setibl_peak_rss_mib"] = peak_rss_mib()  # flat in N: cadences stream to disk

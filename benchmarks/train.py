@@ -18,10 +18,10 @@ from _common import emit, peak_rss_mib
 from reference_pipeline import reference_train_dataset
 
 from setibl.config import load_config
-from setibl.models import build_model, compile_model
-from setibl.pipeline import PipelineSpec, predict_dataset, train_dataset
-from setibl.records import shard_paths
-from setibl.workflows import shard_data, synthesize
+from setibl.jobs.data import shard_data, synthesize
+from setibl.learned.models import build_model, compile_model
+from setibl.learned.pipeline import PipelineSpec, predict_dataset, train_dataset
+from setibl.learned.records import shard_paths
 
 
 def fit_rate(model, dataset, steps: int, batch: int) -> float:

@@ -51,13 +51,11 @@ def kaggle_folder(tmp_path: Path) -> Path:
 def tiny_synth(tmp_path_factory) -> Path:
     """A small synthetic set at the full 273 x 256 geometry (60 train, 20 test)."""
     from setibl.config import SynthConfig
-    from setibl.synth import CadenceGeometry
-    from setibl.synth_dataset import write_dataset
+    from setibl.data.synth import CadenceGeometry
+    from setibl.data.synth_dataset import write_dataset
 
     out = tmp_path_factory.mktemp("synth")
-    write_dataset(
-        out, 60, 20, SynthConfig(needle_fraction=0.3), CadenceGeometry(), seed=3, workers=1
-    )
+    write_dataset(out, 60, 20, SynthConfig(needle_fraction=0.3), CadenceGeometry(), seed=3)
     return out
 
 
@@ -96,7 +94,7 @@ def tiny_config(*extra: str):
 @pytest.fixture(scope="session")
 def tiny_data(tmp_path_factory) -> Path:
     """64 train + 16 test synthetic cadences of 32 x 64, with labels and needles.csv."""
-    from setibl.workflows import synthesize
+    from setibl.jobs.data import synthesize
 
     out = tmp_path_factory.mktemp("tinydata") / "data"
     synthesize(tiny_config(), out, 64, 16, seed=11, workers=1, progress=False)
@@ -106,8 +104,43 @@ def tiny_data(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def tiny_run(tmp_path_factory, tiny_data) -> Path:
     """A finished 2-fold run on ``tiny_data`` (sharded into the run folder)."""
-    from setibl.workflows import train_workflow
+    from setibl.jobs.learned import train_workflow
 
     run = tmp_path_factory.mktemp("tinyrun") / "run"
     train_workflow(tiny_config(), tiny_data, run, log=lambda message: None)
     return run
+
+
+# BL high-resolution geometry for setigen-written filterbank files
+DF_HZ, DT_S, FCH1_MHZ = 2.7939677238464355, 18.253611008, 6095.214842353016
+SETIGEN_LINES = [(200, 0.05), (500, -0.08), (800, 0.11)]  # (setigen channel, Hz/s), S/N 40 each
+
+
+def write_setigen_h5(
+    path, time_steps=32, channels=1024, signals=SETIGEN_LINES, seed=7, elapsed_s=0.0
+):
+    """A setigen .h5 frame with S/N-40 lines (setigen channel at the cadence's start, Hz/s),
+    each moved on by its drift over the ``elapsed_s`` seconds since that start."""
+    import setigen
+    from astropy import units
+
+    frame = setigen.Frame(
+        fchans=channels,
+        tchans=time_steps,
+        df=DF_HZ * units.Hz,
+        dt=DT_S * units.s,
+        fch1=FCH1_MHZ * units.MHz,
+        seed=seed,
+    )
+    frame.add_noise(x_mean=10, noise_type="chi2")
+    for channel, drift in signals:
+        frame.add_signal(
+            setigen.constant_path(
+                f_start=frame.get_frequency(channel) + drift * elapsed_s,
+                drift_rate=drift * units.Hz / units.s,
+            ),
+            setigen.constant_t_profile(level=frame.get_intensity(snr=40)),
+            setigen.gaussian_f_profile(width=6 * units.Hz),
+            setigen.constant_bp_profile(level=1),
+        )
+    frame.save_h5(str(path))

@@ -15,9 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-
-class ConfigError(ValueError):
-    """A configuration file or override is invalid; the message names the key."""
+from setibl.errors import ConfigError
 
 
 @dataclass(frozen=True)
@@ -144,6 +142,19 @@ class DedopplerConfig:
 
 
 @dataclass(frozen=True)
+class ObservationsConfig:
+    """De-Doppler search of filterbank files, in the files' own units (turboSETI's defaults)."""
+
+    max_drift_hz: float = 4.0  # largest |drift|, Hz/s
+    snr_threshold: float = 10.0
+    off_snr_threshold: float = 6.0
+    coarse_channels: int = 0  # 0: from the header (nfpc, else 2^20 fine channels each)
+    bandpass_window: int = 0  # 0: bandpass left alone, as turboSETI
+    noise: str = "mad"  # S/N scale: "mad" (1.4826 MAD) or "turboseti"
+    filter_level: int = 3  # events written by dedoppler-cadence: this level and above
+
+
+@dataclass(frozen=True)
 class Config:
     run: RunConfig = field(default_factory=RunConfig)
     data: DataConfig = field(default_factory=DataConfig)
@@ -154,9 +165,10 @@ class Config:
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     dedoppler: DedopplerConfig = field(default_factory=DedopplerConfig)
+    observations: ObservationsConfig = field(default_factory=ObservationsConfig)
 
     @property
-    def image_shape(self) -> tuple[int, int, int]:
+    def cadence_shape(self) -> tuple[int, int, int]:
         """(scans, time steps, channels) of one cadence snippet."""
         return (self.data.scans, self.data.height, self.data.width)
 
@@ -337,13 +349,17 @@ def save_config(config: Config, path: str | os.PathLike) -> Path:
     return atomic_write_text(Path(path), config_to_toml(config))
 
 
+CONFIGS_DIR = Path(__file__).resolve().parent / "configs"  # shipped with the package
+
+
+def bundled_configs() -> list[str]:
+    """Names of the configs shipped with the package (``seed``, ``demo``, ...)."""
+    return sorted(path.stem for path in CONFIGS_DIR.glob("*.toml"))
+
+
 def find_config(name: str) -> Path:
-    """Path of a bundled config (``seed``, ``demo``) shipped in the repository's configs/."""
-    candidates = [
-        Path(__file__).resolve().parents[2] / "configs" / f"{name}.toml",
-        Path.cwd() / "configs" / f"{name}.toml",
-    ]
-    for candidate in candidates:
-        if candidate.is_file():
-            return candidate
-    raise ConfigError(f"bundled config '{name}' not found in {[str(c) for c in candidates]}")
+    """Path of a config shipped with the package, by name (``seed``, ``demo``)."""
+    candidate = CONFIGS_DIR / f"{name}.toml"
+    if not candidate.is_file():
+        raise ConfigError(f"bundled config {name!r}: not found; shipped: {bundled_configs()}")
+    return candidate

@@ -1,0 +1,144 @@
+"""One way to map work over serial, local processes or Ray, used by every parallel job.
+
+Library functions below ``jobs`` never start workers: they expose a picklable per-unit function
+and accept a ``mapper`` (``(function, items) -> results in order``); the jobs pass
+:meth:`Executor.map`. Results always come back in the order of ``items``, so outputs do not
+depend on the worker count or the backend.
+
+Processes start with ``fork`` only while TensorFlow has not been imported in this process (a
+fork after TensorFlow's thread pools exist can deadlock); otherwise ``forkserver`` (POSIX) or
+``spawn``. Ray (``pip install 'setibl[ray]'``) starts an embedded local instance sized to
+``workers`` unless ``ray_address`` joins an existing cluster.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import sys
+import tempfile
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from setibl.errors import ConfigError
+
+Item = TypeVar("Item")
+Result = TypeVar("Result")
+Mapper = Callable[[Callable[[Any], Any], Iterable[Any]], Iterator[Any]]
+
+BACKENDS = ("serial", "processes", "ray")
+START_METHODS = ("auto", "fork", "forkserver", "spawn")
+
+
+def serial_map(function: Callable[[Item], Result], items: Iterable[Item]) -> Iterator[Result]:
+    """The mapper of one process: the builtin map, typed."""
+    return map(function, items)
+
+
+def start_method(requested: str = "auto") -> str:
+    """``fork`` while TensorFlow is not loaded here (fast, inherits compiled kernels), else
+    ``forkserver`` on POSIX and ``spawn`` elsewhere; an explicit choice is kept."""
+    if requested not in START_METHODS:
+        raise ConfigError(f"start method {requested!r}: expected one of {START_METHODS}")
+    if requested != "auto":
+        return requested
+    if os.name != "posix":
+        return "spawn"
+    return "forkserver" if "tensorflow" in sys.modules else "fork"
+
+
+@dataclass(frozen=True)
+class Executor:
+    """Where work runs: ``backend`` serial | processes | ray, with ``workers`` workers.
+
+    ``initializer`` runs once in every process worker (e.g. to load a model); Ray workers run it
+    before their first unit.
+    """
+
+    backend: str = "processes"
+    workers: int = 2
+    start: str = "auto"
+    initializer: Callable[[], None] | None = None
+    ray_address: str | None = None
+    in_flight_per_worker: int = 2
+
+    def __post_init__(self) -> None:
+        if self.backend not in BACKENDS:
+            raise ConfigError(f"executor backend {self.backend!r}: expected one of {BACKENDS}")
+        if self.workers < 1:
+            raise ConfigError(f"workers must be >= 1, got {self.workers}")
+        start_method(self.start)
+
+    def map(self, function: Callable[[Item], Result], items: Iterable[Item]) -> Iterator[Result]:
+        """``function`` over ``items``; results in the order of ``items``, as they are ready."""
+        if self.backend == "serial" or (self.backend == "processes" and self.workers == 1):
+            if self.initializer is not None:
+                self.initializer()
+            yield from map(function, items)
+        elif self.backend == "processes":
+            yield from self._processes(function, items)
+        else:
+            yield from self._ray(function, items)
+
+    def _processes(self, function: Callable, items: Iterable) -> Iterator:
+        context = mp.get_context(start_method(self.start))
+        with ProcessPoolExecutor(self.workers, context, self.initializer) as pool:
+            pending: deque = deque()
+            limit = self.workers * self.in_flight_per_worker
+            for item in items:
+                pending.append(pool.submit(function, item))
+                if len(pending) >= limit:
+                    yield pending.popleft().result()
+            while pending:
+                yield pending.popleft().result()
+
+    def _ray(self, function: Callable, items: Iterable) -> Iterator:
+        ray = _start_ray(self.workers, self.ray_address)
+        remote = ray.remote(num_cpus=1)(_ray_unit)
+        pending: deque = deque()
+        limit = self.workers * self.in_flight_per_worker
+        for item in items:
+            pending.append(remote.remote(self.initializer, function, item))
+            if len(pending) >= limit:
+                yield ray.get(pending.popleft())
+        while pending:
+            yield ray.get(pending.popleft())
+
+
+_INITIALIZED: set[Callable[[], None]] = set()  # per Ray worker process
+
+
+def _ray_unit(initializer: Callable[[], None] | None, function: Callable, item: Any) -> Any:
+    """One unit in a Ray worker, running ``initializer`` before the worker's first unit."""
+    if initializer is not None and initializer not in _INITIALIZED:
+        initializer()
+        _INITIALIZED.add(initializer)
+    return function(item)
+
+
+def _start_ray(workers: int, address: str | None):
+    """The ``ray`` module, initialised quietly once: embedded local with ``workers`` CPUs, or
+    joined to ``address``."""
+    try:
+        import ray
+    except ImportError:
+        raise ConfigError("executor backend 'ray' needs Ray: pip install 'setibl[ray]'") from None
+    if not ray.is_initialized():
+        options: dict[str, Any] = {
+            "include_dashboard": False,
+            "logging_level": "ERROR",
+            "log_to_driver": False,
+        }
+        if address:
+            options["address"] = address
+        else:
+            options.update(
+                num_cpus=workers,
+                object_store_memory=256 * 1024**2,
+                _temp_dir=tempfile.mkdtemp(prefix="setibl-ray-"),
+            )
+        ray.init(**options)
+    return ray

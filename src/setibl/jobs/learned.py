@@ -1,0 +1,100 @@
+"""Learned-detector jobs: train on shards or a Kaggle folder, predict a new folder."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pandas as pd
+
+from setibl.config import Config
+from setibl.jobs.data import is_records_folder, shard_data
+
+
+def train_workflow(
+    config: Config,
+    source: str | os.PathLike,
+    run: str | os.PathLike,
+    resume: bool = False,
+    multi_worker: bool = False,
+    log=print,
+) -> dict:
+    """Train on shards, or on a Kaggle-layout folder sharded first into ``run/shards``."""
+    from setibl.learned.devices import configure_precision, detect_hardware
+    from setibl.learned.repro import seed_everything
+    from setibl.learned.train import train_run
+
+    seed_everything(config.run.seed, config.run.deterministic)
+    records = Path(source)
+    if not is_records_folder(records):
+        records = Path(run) / "shards"
+        log(f"sharding {source} into {records}")
+        shard_data(config, source, records)
+    hardware = detect_hardware(multi_worker=multi_worker)
+    configure_precision(hardware, config.train.mixed_precision)
+    return train_run(config, records, run, hardware, resume=resume, log=log)
+
+
+def predict_workflow(
+    run: str | os.PathLike,
+    source: str | os.PathLike,
+    out: str | os.PathLike,
+    batch: int | None = None,
+    log=print,
+) -> Path:
+    """Score the test split of ``source`` (Kaggle folder or shards) with a finished run's
+    fold models, with TTA or plain as the run submitted (``train.submit``); the submission is
+    validated against the expected test ids."""
+    from setibl.config import load_config
+    from setibl.data.kaggle import SUBMISSION_FILE
+    from setibl.data.submission import write_submission
+    from setibl.learned.layouts import get_layout
+    from setibl.learned.pipeline import PipelineSpec
+    from setibl.learned.predict import average_folds, fold_predictions, load_fold_model
+    from setibl.learned.records import INDEX_FILE, load_manifest, shard_paths
+    from setibl.learned.train import RunError, fold_model_paths
+
+    run = Path(run)
+    config = load_config(run / "config.toml")
+    records = Path(source)
+    if not is_records_folder(records):
+        digest = path_digest(Path(source).resolve())
+        records = run / "predict-shards" / digest
+        log(f"sharding the test split of {source} into {records}")
+        shard_data(config, source, records, splits=("test",))
+    image_shape = get_layout(config.records.layout).output_shape(
+        config.cadence_shape, config.data.on_scans
+    )
+    manifest = load_manifest(records, config.records.layout, image_shape)
+    spec = PipelineSpec(image_shape, manifest["encoding"])
+    files = shard_paths(records, manifest, "test")
+    # the run's own choice between TTA and plain predictions (train.submit), as it submitted
+    summary = run / "metrics.json"
+    if not summary.is_file():
+        raise RunError(f"{summary}: not found; is the run finished?")
+    submitted = json.loads(summary.read_text()).get("submitted", "tta")
+    frames = []
+    for fold, weights in enumerate(fold_model_paths(run, config.train.folds)):
+        model = load_fold_model(config.model, image_shape, weights)
+        result = fold_predictions(
+            model, files, spec, batch or config.train.batch_size, config, fold
+        )
+        chosen = result.plain if submitted == "plain" else result.tta
+        frames.append(pd.DataFrame({"id": result.ids, "pred": chosen}))
+        log(f"fold {fold}: scored {len(result.ids)} cadences")
+    submission = average_folds(frames, config.fold_weight_list())
+    sample = Path(source) / SUBMISSION_FILE
+    if sample.is_file():
+        expected = list(pd.read_csv(sample, dtype={"id": str})["id"])
+    else:
+        index = pd.read_csv(records / INDEX_FILE, dtype={"id": str})
+        expected = list(index.loc[index["split"] == "test", "id"])
+    return write_submission(submission, out, expected)
+
+
+def path_digest(path: Path) -> str:
+    """Short stable name for a folder path (cache folders)."""
+    import hashlib
+
+    return hashlib.sha256(str(path).encode()).hexdigest()[:12]

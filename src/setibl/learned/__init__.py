@@ -1,0 +1,1 @@
+"""The learned detector: layouts, records, augmentation, pipeline, models, training, prediction."""

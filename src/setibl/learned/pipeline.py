@@ -1,0 +1,151 @@
+"""tf.data input pipelines over TFRecord shards: training, evaluation, prediction and TTA.
+
+Training: parallel interleaved reads -> cache (serialized records) -> repeat -> shuffle ->
+batch -> vectorised parse/decode -> batch augmentation -> prefetch. Augmentation draws from a
+seed derived from (pipeline seed, batch index), so results depend only on the seed.
+Evaluation and prediction keep file order, so ids line up across TTA passes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import tensorflow as tf
+
+from setibl.config import AugmentConfig
+from setibl.learned.augment import make_augmenter
+from setibl.learned.records import parse_batch, parse_single
+
+AUTOTUNE = tf.data.AUTOTUNE
+
+
+@dataclass(frozen=True)
+class PipelineSpec:
+    """What every pipeline needs to know about the records it reads."""
+
+    image_shape: tuple[int, int, int]
+    encoding: str = "float16"
+    deterministic: bool = False
+
+
+def _records(files: Sequence[str], spec: PipelineSpec, shuffle_files: bool, seed: int):
+    dataset = tf.data.Dataset.from_tensor_slices(list(files))
+    if shuffle_files:
+        dataset = dataset.shuffle(len(files), seed=seed, reshuffle_each_iteration=True)
+    return dataset.interleave(
+        tf.data.TFRecordDataset,
+        cycle_length=min(len(files), 8),
+        num_parallel_calls=AUTOTUNE,
+        deterministic=spec.deterministic or not shuffle_files,
+    )
+
+
+def _batched(
+    dataset: tf.data.Dataset,
+    spec: PipelineSpec,
+    batch: int,
+    drop: bool,
+    dtype: tf.DType = tf.float32,
+):
+    """Batch serialized records and decode them: yields dicts (image, id, target).
+
+    ``dtype=float16`` leaves the cast to float32 to the (compiled) augmentation.
+    """
+    if spec.encoding == "float16":
+        dataset = dataset.batch(batch, drop_remainder=drop)
+        return dataset.map(
+            lambda s: parse_batch(s, spec.image_shape, dtype),
+            num_parallel_calls=AUTOTUNE,
+            deterministic=True,
+        )
+    dataset = dataset.map(
+        lambda s: parse_single(s, spec.image_shape, spec.encoding),
+        num_parallel_calls=AUTOTUNE,
+        deterministic=True,
+    )
+    return dataset.batch(batch, drop_remainder=drop)
+
+
+def _augmented(dataset: tf.data.Dataset, augment_config: AugmentConfig, seed: int, stream: int):
+    """Augment batch i with the stateless seed (seed, stream * 2**32 + i)."""
+    augment = make_augmenter(augment_config, jit_compile=augment_config.jit_compile)
+
+    def apply(index: tf.Tensor, batch: dict) -> dict:
+        batch_seed = tf.stack(
+            [tf.constant(seed, tf.int64), tf.constant(stream, tf.int64) * (2**32) + index]
+        )
+        return {**batch, "image": augment(batch["image"], batch_seed)}
+
+    return dataset.enumerate().map(apply, num_parallel_calls=AUTOTUNE, deterministic=True)
+
+
+def _options(spec: PipelineSpec) -> tf.data.Options:
+    options = tf.data.Options()
+    options.deterministic = spec.deterministic
+    return options
+
+
+def train_dataset(
+    files: Sequence[str],
+    spec: PipelineSpec,
+    global_batch: int,
+    augment_config: AugmentConfig,
+    seed: int = 42,
+    shuffle_buffer: int = 2048,
+    cache: bool = True,
+    augment: bool = True,
+) -> tf.data.Dataset:
+    """Endless (images, targets) batches for ``model.fit``; targets float32 [batch]."""
+    dataset = _records(files, spec, shuffle_files=True, seed=seed)
+    if cache:
+        dataset = dataset.cache()
+    dataset = dataset.repeat().shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
+    dataset = _batched(
+        dataset, spec, global_batch, drop=True, dtype=tf.float16 if augment else tf.float32
+    )
+    if augment:
+        dataset = _augmented(dataset, augment_config, seed, stream=0)
+    dataset = dataset.map(lambda b: (b["image"], tf.cast(b["target"], tf.float32)))
+    return dataset.prefetch(AUTOTUNE).with_options(_options(spec))
+
+
+def eval_dataset(
+    files: Sequence[str],
+    spec: PipelineSpec,
+    batch: int,
+    cache: bool = False,
+) -> tf.data.Dataset:
+    """One pass of (images, targets) in file order, no augmentation (validation in fit)."""
+    dataset = _records(files, spec, shuffle_files=False, seed=0)
+    if cache:
+        dataset = dataset.cache()
+    dataset = _batched(dataset, spec, batch, drop=False)
+    dataset = dataset.map(lambda b: (b["image"], tf.cast(b["target"], tf.float32)))
+    return dataset.prefetch(AUTOTUNE)
+
+
+def predict_dataset(
+    files: Sequence[str],
+    spec: PipelineSpec,
+    batch: int,
+    augment_config: AugmentConfig | None = None,
+    seed: int = 42,
+    tta_pass: int = 0,
+) -> tf.data.Dataset:
+    """One pass of dicts (image, id, target) in file order; augmented when ``augment_config``.
+
+    TTA pass ``k`` uses augmentation stream ``k + 1`` so passes differ from each other and
+    from training, while each pass is repeatable.
+    """
+    dataset = _records(files, spec, shuffle_files=False, seed=0)
+    dataset = _batched(
+        dataset,
+        spec,
+        batch,
+        drop=False,
+        dtype=tf.float16 if augment_config is not None else tf.float32,
+    )
+    if augment_config is not None:
+        dataset = _augmented(dataset, augment_config, seed, stream=tta_pass + 1)
+    return dataset.prefetch(AUTOTUNE)

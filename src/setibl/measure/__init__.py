@@ -1,0 +1,1 @@
+"""Measuring detectors: metrics, blends, pictures and the run report."""

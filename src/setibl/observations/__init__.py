@@ -1,0 +1,1 @@
+"""Filterbank observation files: headers, coarse-channel reading, cadences. No TensorFlow."""

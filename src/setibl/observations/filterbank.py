@@ -1,0 +1,151 @@
+"""Breakthrough Listen filterbank files (.h5 / .fil): headers and coarse-channel reading.
+
+A filterbank holds one scan: ``(time, feed, channel)`` power with header keys ``fch1`` (MHz of
+channel 0), ``foff`` (signed channel width, MHz; negative for BL data), ``tsamp`` (s), ``tstart``
+(MJD) and sometimes ``nfpc`` (fine channels per coarse channel). Files are read one coarse
+channel at a time, so a 4 GB file never sits in memory at once. Reading needs the ``field``
+extra (blimpy; h5py and hdf5plugin come with it).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from setibl.errors import DataError
+
+HIGH_RESOLUTION_FINE_CHANNELS = 2**20  # fine channels per coarse channel, BL high resolution
+
+
+@dataclass(frozen=True)
+class Header:
+    """What the search needs from a filterbank header."""
+
+    fch1_mhz: float
+    foff_mhz: float
+    tsamp_s: float
+    time_steps: int
+    channels: int
+    tstart_mjd: float = 0.0
+    fine_per_coarse: int = 0  # header key nfpc where the file has it
+
+    def coarse_channel_count(self) -> int:
+        """Coarse channels in the file: from ``nfpc``; else 2^20 fine channels each when the
+        channel count is a multiple of that (BL high-resolution products); else one."""
+        if self.fine_per_coarse and self.channels % self.fine_per_coarse == 0:
+            return self.channels // self.fine_per_coarse
+        if self.channels % HIGH_RESOLUTION_FINE_CHANNELS == 0:
+            return self.channels // HIGH_RESOLUTION_FINE_CHANNELS
+        return 1
+
+    def drift_ch_per_step(self, drift_hz_per_s: float) -> float:
+        """Hz/s -> channels per time step (sign: along increasing channel index)."""
+        return drift_hz_per_s * self.tsamp_s / (self.foff_mhz * 1e6)
+
+
+def _require_field_extra() -> None:
+    try:
+        import blimpy  # noqa: F401
+    except ImportError:
+        raise DataError(
+            "reading .h5/.fil files needs blimpy: pip install 'setibl[field]'"
+        ) from None
+
+
+def read_header(path: str | os.PathLike) -> Header:
+    """Header of a .h5 or .fil filterbank; DataError naming the file if it is not one."""
+    _require_field_extra()
+    from blimpy.io import file_wrapper
+
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: file not found")
+    try:
+        reader = file_wrapper.open_file(str(path), load_data=False)
+        header = reader.header
+        shape = reader.selection_shape
+    except Exception as err:  # blimpy raises many kinds for a file it cannot parse
+        raise DataError(f"{path}: not a readable filterbank ({err})") from None
+    return Header(
+        fch1_mhz=float(header["fch1"]),
+        foff_mhz=float(header["foff"]),
+        tsamp_s=float(header["tsamp"]),
+        time_steps=int(shape[0]),
+        channels=int(shape[-1]),
+        tstart_mjd=float(header.get("tstart", 0.0)),
+        fine_per_coarse=int(header.get("nfpc", 0) or 0),
+    )
+
+
+_SIGPROC_DTYPES = {8: np.uint8, 16: np.uint16, 32: np.float32}  # sigproc's sample types
+
+
+def _fil_samples(path: str | os.PathLike, header: Header) -> np.ndarray:
+    """(time, feeds, channels) view of a .fil file's samples, memory-mapped (nothing read)."""
+    from blimpy.io import sigproc
+
+    fields = sigproc.read_header(str(path))
+    bits = int(fields.get("nbits", 32))
+    if bits not in _SIGPROC_DTYPES:
+        raise DataError(f"{path}: {bits}-bit samples are not supported (8, 16 or 32)")
+    feeds = int(fields.get("nifs", 1))
+    offset = sigproc.len_header(str(path))
+    steps = (os.path.getsize(path) - offset) // (feeds * header.channels * bits // 8)
+    shape = (steps, feeds, header.channels)
+    return np.memmap(path, dtype=_SIGPROC_DTYPES[bits], mode="r", offset=offset, shape=shape)
+
+
+def coarse_blocks(
+    path: str | os.PathLike, header: Header, coarse_channels: int | None = None
+) -> Iterator[tuple[int, np.ndarray]]:
+    """(index, (T, fine) float32) per coarse channel, feed 0, read one block at a time (an
+    .h5 dataset is sliced, a .fil file memory-mapped): a file never sits in memory whole.
+    ``coarse_channels`` None: :meth:`Header.coarse_channel_count`."""
+    if coarse_channels is None:
+        coarse_channels = header.coarse_channel_count()
+    if coarse_channels < 1 or header.channels % coarse_channels:
+        raise DataError(
+            f"{path}: {header.channels} channels do not split into "
+            f"{coarse_channels} coarse channels"
+        )
+    fine = header.channels // coarse_channels
+    if str(path).endswith(".h5"):
+        import h5py
+        import hdf5plugin  # noqa: F401  (registers the bitshuffle filter BL files use)
+
+        with h5py.File(path, "r") as handle:
+            data = handle["data"]
+            for index in range(coarse_channels):
+                yield index, np.asarray(data[:, 0, index * fine : (index + 1) * fine], np.float32)
+    else:
+        samples = _fil_samples(path, header)
+        for index in range(coarse_channels):
+            yield index, np.asarray(samples[:, 0, index * fine : (index + 1) * fine], np.float32)
+
+
+def cadence_headers(paths: Sequence[str | os.PathLike]) -> list[Header]:
+    """Headers of a cadence's files; DataError naming the file whose grid differs from the
+    first file's (channel count, channel width, first channel, sampling time)."""
+    headers = [read_header(path) for path in paths]
+    first = headers[0]
+    for path, header in zip(paths, headers, strict=True):
+        problems = []
+        if header.channels != first.channels:
+            problems.append(f"{header.channels} channels, first file {first.channels}")
+        if not math.isclose(header.foff_mhz, first.foff_mhz, rel_tol=1e-9):
+            problems.append(f"foff {header.foff_mhz} MHz, first file {first.foff_mhz}")
+        if abs(header.fch1_mhz - first.fch1_mhz) > abs(first.foff_mhz) / 2:
+            problems.append(f"fch1 {header.fch1_mhz} MHz, first file {first.fch1_mhz}")
+        if not math.isclose(header.tsamp_s, first.tsamp_s, rel_tol=1e-6):
+            problems.append(f"tsamp {header.tsamp_s} s, first file {first.tsamp_s}")
+        if problems:
+            raise DataError(f"{path}: not on the cadence's grid: {'; '.join(problems)}")
+    starts = [h.tstart_mjd for h in headers]
+    if any(later <= earlier for earlier, later in zip(starts, starts[1:], strict=False)):
+        raise DataError(f"{paths[0]}..: scans are not in time order (tstart {starts})")
+    return headers

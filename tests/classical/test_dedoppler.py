@@ -1,0 +1,169 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+from setibl.classical.dedoppler import (
+    EventRules,
+    cadence_prediction,
+    score_cadence,
+    search_cadences,
+)
+from setibl.config import SynthConfig
+from setibl.data.synth import CadenceGeometry, add_signal, make_noise, normalise_scans
+
+GEOMETRY = CadenceGeometry(height=64, width=128, gap_steps=4)
+NOISE = SynthConfig(bandpass_ripple=0.1)
+RULES = EventRules(scan_period=GEOMETRY.height + GEOMETRY.gap_steps)
+
+
+def _cadence(signals, seed=0):
+    data = make_noise(np.random.default_rng(seed), GEOMETRY, NOISE)
+    for signal in signals:
+        base = {
+            "role": "needle",
+            "profile": "gaussian",
+            "width_ch": 2.0,
+            "amplitude_ch": 0.0,
+            "period_steps": 0.0,
+            "phase": 0.0,
+        }
+        add_signal(data, {**base, **signal}, GEOMETRY, NOISE, GEOMETRY.height)
+    return normalise_scans(data)
+
+
+def _needle(channel, drift, scans=(0, 2, 4), snr=40.0):
+    return {
+        "kind": "constant",
+        "f_start_channel": channel,
+        "drift_ch_per_step": drift,
+        "snr": snr,
+        "enabled_scans": list(scans),
+    }
+
+
+@pytest.mark.parametrize(("channel", "drift"), [(40.0, 0.3), (90.0, -0.45), (60.0, 0.0)])
+def test_top_hit_lands_on_the_injected_line(channel, drift):
+    cadence = _cadence([_needle(channel, drift, scans=(0,))])
+    search = search_cadences(cadence[None])[0]
+    best = int(np.argmax(search.snr[0]))
+    assert abs(best - channel) <= 1
+    assert abs(search.drift[0, best] - drift) <= search.drift_step + 1e-9
+    assert search.snr[0, best] > 15
+
+
+@pytest.mark.parametrize("drift", [0.2, -0.1, 0.0])
+def test_time_binned_search_finds_the_line(drift):
+    cadence = _cadence([_needle(70.0, drift, scans=(0,))])
+    search = search_cadences(cadence[None], max_drift=0.25, time_binning=4)[0]
+    best = int(np.argmax(search.snr[0]))
+    assert abs(best - 70) <= 2
+    assert abs(search.drift[0, best] - drift) <= 2 * search.drift_step + 1e-9
+    assert search.drift_step == pytest.approx(1 / (4 * 15))  # 64 rows -> 16 binned rows
+    with pytest.raises(ValueError, match="1 / time_binning"):
+        search_cadences(cadence[None], max_drift=0.5, time_binning=4)
+
+
+def test_needle_in_all_three_on_scans_passes_level_three():
+    cadence = _cadence([_needle(50.0, 0.05)])
+    result = score_cadence(search_cadences(cadence[None])[0], RULES)
+    assert result["level"] == 3 and result["score"] > 10
+    on_hits = [h for h in result["hits"] if h["scan"] in (0, 2, 4) and h["snr"] >= 10]
+    assert {h["scan"] for h in on_hits} == {0, 2, 4}
+    assert not any(h["vetoed"] for h in on_hits)
+    assert all(h["level"] == 3 for h in on_hits)
+
+
+@pytest.mark.parametrize("drift", [0.0, 0.04])
+def test_rfi_in_all_six_scans_is_vetoed(drift):
+    cadence = _cadence([_needle(64.0, drift, scans=range(6))], seed=3)
+    result = score_cadence(search_cadences(cadence[None])[0], RULES)
+    assert result["level"] == 1  # ON hits pass the S/N cut, all vetoed by OFF hits
+    strong = [
+        h for h in result["hits"] if h["scan"] in (0, 2, 4) and h["snr"] >= RULES.snr_threshold
+    ]
+    assert len(strong) == 3 and all(h["vetoed"] and h["level"] == 1 for h in strong)
+    needle = score_cadence(
+        search_cadences(_cadence([_needle(64.0, drift)], seed=3)[None])[0], RULES
+    )
+    assert needle["score"] > result["score"] + 10
+
+
+def test_uneven_scan_starts_move_the_predicted_places():
+    rules = EventRules(scan_starts=(0.0, 100.0, 250.0, 300.0, 500.0, 520.0))
+    assert rules.elapsed(0, 2) == 250.0 and rules.elapsed(4, 1) == -400.0
+    assert EventRules(scan_period=283).elapsed(1, 3) == 566.0
+
+
+def test_drift_rates_parse_in_both_units():
+    from setibl.classical.dedoppler import parse_drift
+
+    assert parse_drift("0.5", 2.0, 1.0) == 0.5 and parse_drift(" 0.5 ch", 2.0, 1.0) == 0.5
+    assert parse_drift("1Hz/s", 2.0, 1.0) == 0.5 and parse_drift("3hz", 2.0, 0.5) == 0.75
+    with pytest.raises(ValueError, match="expected a number"):
+        parse_drift("fast", 2.0, 1.0)
+
+
+def test_prediction_orders_by_level_then_score():
+    assert cadence_prediction(3, -5.0, 3) > cadence_prediction(2, 50.0, 3)
+    assert cadence_prediction(2, 50.0, 0) > cadence_prediction(3, -5.0, 0)
+    assert 0.0 <= cadence_prediction(0, -1e9, 3) <= cadence_prediction(3, 1e9, 3) <= 1.0
+
+
+def test_binned_search_rejects_drifts_beyond_one_channel_per_bin():
+    with pytest.raises(ValueError, match="max_drift"):
+        search_cadences(np.zeros((1, 6, 64, 32), np.float32), max_drift=0.6, time_binning=2)
+
+
+def test_steep_needle_beyond_one_channel_per_step():
+    cadence = _cadence([_needle(10.0, 1.5, scans=(0,))])
+    search = search_cadences(cadence[None], max_drift=2.0)[0]
+    channel = int(np.argmax(search.snr[0]))
+    assert abs(channel - 10) <= 1 and abs(search.drift[0, channel] - 1.5) <= 2 / 63
+
+
+def test_cli_workflow_writes_predictions_and_hits(tiny_data, tmp_path):
+    from setibl.jobs.classical import dedoppler_workflow
+    from tests.conftest import tiny_config
+
+    out, hits = dedoppler_workflow(
+        tiny_config(),
+        tiny_data,
+        "train",
+        tmp_path / "dd.csv",
+        filter_level=0,
+        workers=2,
+        chunk=8,
+        progress=False,
+    )
+    predictions = pd.read_csv(out, dtype={"id": str})
+    labels = pd.read_csv(tiny_data / "train_labels.csv", dtype={"id": str})
+    assert list(predictions.columns) == ["id", "target"]
+    assert sorted(predictions["id"]) == sorted(labels["id"])
+    table = pd.read_csv(hits, dtype={"id": str})
+    columns = ["id", "scan", "channel", "drift_ch_per_step", "drift_hz_per_s", "snr", "vetoed"]
+    assert list(table.columns) == [*columns, "level"]
+    np.testing.assert_allclose(
+        table["drift_hz_per_s"], table["drift_ch_per_step"] * 2.7939677238464355 / 1.073741824
+    )
+    merged = labels.merge(predictions, on="id", suffixes=("", "_pred"))
+    from sklearn.metrics import roc_auc_score
+
+    assert roc_auc_score(merged["target"], merged["target_pred"]) > 0.7
+
+
+def test_cli_max_drift_in_hz_per_s_bounds_every_hit(tiny_data, tmp_path):
+    from click.testing import CliRunner
+
+    from setibl.cli import cli
+    from tests.conftest import TINY_RUN_OVERRIDES
+
+    sets = [part for item in TINY_RUN_OVERRIDES for part in ("--set", item)]
+    out = tmp_path / "dd.csv"
+    args = ["dedoppler", str(tiny_data), "--split", "train", "--out", str(out), *sets]
+    result = CliRunner().invoke(cli, [*args, "--max-drift", "0.5Hz/s"])
+    assert result.exit_code == 0, result.output
+    hits = pd.read_csv(tmp_path / "dd.hits.csv")
+    assert len(hits) and hits["drift_hz_per_s"].abs().max() <= 0.5 + 1e-9
+    assert hits["drift_hz_per_s"].abs().max() > 0.3  # the wider default would allow 2.6
+    bad = CliRunner().invoke(cli, [*args, "--max-drift", "fast"])
+    assert bad.exit_code == 2 and "expected a number" in bad.output

@@ -1,0 +1,202 @@
+import hashlib
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+from setibl.config import SynthConfig
+from setibl.data.kaggle import validate
+from setibl.data.synth import (
+    OFF_SCANS,
+    ON_SCANS,
+    CadenceGeometry,
+    chi2_quantile_table,
+    draw_needle,
+    draw_rfi,
+    intensity_from_snr,
+    make_cadence,
+    make_noise,
+    noise_std,
+    render_signal,
+    to_float16,
+)
+from setibl.data.synth_dataset import OutputExistsError, write_dataset
+from setibl.jobs.executor import Executor
+
+GEOMETRY = CadenceGeometry()
+CONFIG = SynthConfig()
+
+
+def _scans_with_signal(rendered):
+    return [s for s in range(rendered.shape[0]) if np.abs(rendered[s]).max() > 0]
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_needles_only_in_on_scans(seed):
+    rng = np.random.default_rng(seed)
+    needle = draw_needle(rng, GEOMETRY, CONFIG)
+    lit = _scans_with_signal(render_signal(needle, GEOMETRY, CONFIG, GEOMETRY.height))
+    assert lit and set(lit) <= set(ON_SCANS)
+    assert set(needle["scans"]) <= set(lit)
+
+
+@pytest.mark.parametrize("kind", ["stationary", "drifting"])
+def test_line_rfi_in_all_six_scans(kind):
+    config = SynthConfig(rfi_kinds=(kind,))
+    for seed in range(10):
+        rfi = draw_rfi(np.random.default_rng(seed), GEOMETRY, config)
+        assert rfi["scans"] == list(range(6))
+        rendered = render_signal(rfi, GEOMETRY, config, GEOMETRY.height)
+        assert _scans_with_signal(rendered) == list(range(6))
+
+
+def test_broadband_rfi_reaches_an_off_scan():
+    config = SynthConfig(rfi_kinds=("broadband",))
+    for seed in range(10):
+        rfi = draw_rfi(np.random.default_rng(seed), GEOMETRY, config)
+        assert set(rfi["scans"]) & set(OFF_SCANS)
+
+
+def test_drift_continues_across_the_cadence():
+    config = SynthConfig(needle_kinds=("constant",), partial_on_fraction=0.0, drift_max=0.05)
+    checked = 0
+    for seed in range(20):
+        needle = draw_needle(np.random.default_rng(seed), GEOMETRY, config)
+        rendered = render_signal(needle, GEOMETRY, config, GEOMETRY.height)
+        first_rows = [int(np.argmax(rendered[s, 0])) for s in ON_SCANS]
+        if min(first_rows) < 5 or max(first_rows) > GEOMETRY.width - 5:
+            continue  # the line leaves the band in some ON scan
+        step = (GEOMETRY.height + GEOMETRY.gap_steps) * 2 * needle["drift_ch_per_step"]
+        assert abs((first_rows[1] - first_rows[0]) - step) <= 1.0
+        assert abs((first_rows[2] - first_rows[1]) - step) <= 1.0
+        checked += 1
+    assert checked >= 5
+
+
+def test_scans_are_normalised_float16():
+    data, _ = make_cadence(np.random.default_rng(0), GEOMETRY, CONFIG, needle=True, rfi=True)
+    assert data.dtype == np.float16 and data.shape == (6, 273, 256)
+    scans = data.astype(np.float64).reshape(6, -1)
+    np.testing.assert_allclose(scans.mean(axis=1), 0, atol=2e-3)
+    np.testing.assert_allclose(scans.std(axis=1), 1, atol=2e-3)
+
+
+def test_noise_matches_chi_squared_moments():
+    config = SynthConfig(noise_dof=16, bandpass_ripple=0.0, bandpass_jitter=0.0)
+    noise = make_noise(np.random.default_rng(0), GEOMETRY, config).ravel()
+    assert abs(noise.mean() - 1.0) < 2e-3
+    assert abs(noise.var() - 2 / 16) / (2 / 16) < 0.02
+    table = chi2_quantile_table(16, 4096)
+    assert abs(stats.skew(table) - stats.chi2(16).stats(moments="s")) < 0.05
+
+
+def test_fast_float16_within_one_ulp():
+    values = np.random.default_rng(0).standard_normal(100_000).astype(np.float32) * 5
+    ours = to_float16(values).astype(np.float32)
+    numpy = values.astype(np.float16).astype(np.float32)
+    ulp = np.spacing(np.abs(numpy).astype(np.float16)).astype(np.float32)
+    assert np.all(np.abs(ours - numpy) <= ulp)
+
+
+def _folder_digest(root):
+    digest = hashlib.sha256()
+    for path in sorted(root.rglob("*")):
+        if path.is_file():
+            digest.update(str(path.relative_to(root)).encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def test_same_seed_same_bytes_whatever_the_workers(tmp_path):
+    small = CadenceGeometry(height=32, width=64)
+    write_dataset(tmp_path / "a", 30, 10, CONFIG, small, seed=5, chunk=4)
+    write_dataset(tmp_path / "b", 30, 10, CONFIG, small, seed=5, mapper=Executor(workers=2).map, chunk=7)
+    write_dataset(tmp_path / "c", 30, 10, CONFIG, small, seed=6)
+    assert _folder_digest(tmp_path / "a") == _folder_digest(tmp_path / "b")
+    assert _folder_digest(tmp_path / "a") != _folder_digest(tmp_path / "c")
+
+
+def test_refuses_non_empty_output_unless_overwrite(tmp_path):
+    small = CadenceGeometry(height=16, width=32)
+    write_dataset(tmp_path, 4, 2, CONFIG, small)
+    with pytest.raises(OutputExistsError, match="overwrite"):
+        write_dataset(tmp_path, 4, 2, CONFIG, small)
+    write_dataset(tmp_path, 6, 2, CONFIG, small, overwrite=True)
+    assert len(list((tmp_path / "train").rglob("*.npy"))) == 6
+    assert not list(tmp_path.rglob("*.tmp*"))
+
+
+def test_written_set_is_consistent(tiny_synth):
+    report = validate(tiny_synth)
+    assert report.ok, report.problems
+    labels = pd.read_csv(tiny_synth / "train_labels.csv", dtype={"id": str})
+    test_labels = pd.read_csv(tiny_synth / "test_labels.csv", dtype={"id": str})
+    assert labels["target"].sum() == round(60 * 0.3)
+    assert test_labels["target"].sum() == round(20 * 0.3)
+    submission = pd.read_csv(tiny_synth / "sample_submission.csv", dtype={"id": str})
+    assert list(submission["id"]) == list(test_labels["id"])
+    needles = pd.read_csv(tiny_synth / "needles.csv", dtype={"id": str, "scans": str})
+    positives = set(labels.loc[labels["target"] == 1, "id"]) | set(
+        test_labels.loc[test_labels["target"] == 1, "id"]
+    )
+    needle_rows = needles[needles["role"] == "needle"]
+    assert sorted(needle_rows["id"]) == sorted(positives)
+    for scans in needle_rows["scans"]:
+        assert {int(s) for s in scans.split(",")} <= set(ON_SCANS)
+    for scans in needles.loc[needles["role"] == "rfi", "scans"]:
+        assert {int(s) for s in scans.split(",")} & set(OFF_SCANS)
+    np.testing.assert_allclose(
+        needles["drift_rate"], needles["drift_ch_per_step"] * CONFIG.df_hz / CONFIG.dt_s, atol=1e-5
+    )
+
+
+def test_snr_definition_and_injection_match_setigen():
+    setigen = pytest.importorskip("setigen")
+    from astropy import units as u
+
+    height, width = 64, 128
+    geometry = CadenceGeometry(scans=1, height=height, width=width)
+    config = SynthConfig()
+    frame = setigen.Frame(
+        fchans=width,
+        tchans=height,
+        df=config.df_hz * u.Hz,
+        dt=config.dt_s * u.s,
+        fch1=config.fch1_mhz * u.MHz,
+        ascending=True,
+    )
+    frame.add_noise(x_mean=1.0, x_std=noise_std(config), noise_type="normal")
+    frame.noise_std = noise_std(config)  # the definition, not this draw's estimate
+    snr = 25.0
+    assert frame.get_intensity(snr=snr) == pytest.approx(
+        intensity_from_snr(snr, noise_std(config), height), rel=1e-12
+    )
+    f_start_ch, drift_ch, width_hz = 40.3, 0.37, 9.0
+    frame.data[:] = 0
+    setigen_signal = frame.add_signal(
+        setigen.constant_path(
+            f_start=frame.get_frequency(f_start_ch),
+            drift_rate=drift_ch * config.df_hz / config.dt_s * u.Hz / u.s,
+        ),
+        setigen.constant_t_profile(level=frame.get_intensity(snr=snr)),
+        setigen.gaussian_f_profile(width=width_hz * u.Hz),
+        setigen.constant_bp_profile(level=1),
+    )
+    ours = render_signal(
+        {
+            "kind": "constant",
+            "role": "needle",
+            "snr": snr,
+            "profile": "gaussian",
+            "width_ch": width_hz / config.df_hz,
+            "f_start_channel": f_start_ch,
+            "drift_ch_per_step": drift_ch,
+            "enabled_scans": [0],
+        },
+        geometry,
+        config,
+        height,
+    )[0]
+    peak = setigen_signal.max()
+    assert np.abs(ours - setigen_signal).max() <= 1e-5 * peak

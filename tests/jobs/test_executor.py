@@ -1,0 +1,49 @@
+"""The one executor: ordered results whatever the backend, clear errors for bad settings."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from setibl.errors import ConfigError
+from setibl.jobs.executor import Executor, start_method
+
+
+def square_and_pid(value: int) -> tuple[int, int]:
+    return value * value, os.getpid()
+
+
+@pytest.mark.parametrize("backend,workers", [("serial", 1), ("processes", 1), ("processes", 2)])
+def test_results_come_back_in_order(backend, workers):
+    results = list(Executor(backend, workers).map(square_and_pid, range(23)))
+    assert [value for value, _ in results] == [i * i for i in range(23)]
+    pids = {pid for _, pid in results}
+    if backend == "processes" and workers == 2:
+        assert os.getpid() not in pids  # the work really ran in worker processes
+    else:
+        assert pids == {os.getpid()}
+
+
+def test_spawned_workers_work_too():
+    results = list(Executor("processes", 2, start="spawn").map(square_and_pid, range(5)))
+    assert [value for value, _ in results] == [0, 1, 4, 9, 16]
+
+
+def test_bad_settings_name_what_is_wrong():
+    with pytest.raises(ConfigError, match="backend 'threads'"):
+        Executor("threads")
+    with pytest.raises(ConfigError, match="workers must be >= 1"):
+        Executor("processes", 0)
+    with pytest.raises(ConfigError, match="start method 'clone'"):
+        start_method("clone")
+
+
+def test_fork_only_before_tensorflow(monkeypatch):
+    import sys
+
+    monkeypatch.delitem(sys.modules, "tensorflow", raising=False)
+    assert start_method("auto") == "fork"
+    monkeypatch.setitem(sys.modules, "tensorflow", object())
+    assert start_method("auto") == "forkserver"
+    assert start_method("spawn") == "spawn"

@@ -1,0 +1,39 @@
+"""Filterbank files: headers, coarse channels, .fil and .h5 alike, bad files named."""
+
+import numpy as np
+import pytest
+
+from setibl.errors import DataError
+from setibl.observations.filterbank import Header, coarse_blocks, read_header
+from tests.conftest import write_setigen_h5
+
+setigen = pytest.importorskip("setigen")
+
+
+def test_coarse_channel_count_from_the_header():
+    def header(channels, nfpc=0):
+        return Header(6000.0, -2.8e-6, 18.25, 16, channels, fine_per_coarse=nfpc)
+
+    assert header(64 * 2**20).coarse_channel_count() == 64  # BL high resolution
+    assert header(4096, nfpc=512).coarse_channel_count() == 8
+    assert header(1024).coarse_channel_count() == 1
+
+
+def test_fil_and_h5_files_give_the_same_blocks(tmp_path):
+    from blimpy import Waterfall
+
+    write_setigen_h5(tmp_path / "frame.h5")
+    fil = tmp_path / "frame.fil"
+    Waterfall(str(tmp_path / "frame.h5")).write_to_fil(str(fil))
+    header = read_header(fil)
+    blocks = [block for _, block in coarse_blocks(fil, header, 4)]
+    np.testing.assert_array_equal(np.concatenate(blocks, axis=1), Waterfall(str(fil)).data[:, 0])
+
+
+def test_bad_files_name_the_file(tmp_path):
+    garbage = tmp_path / "garbage.h5"
+    garbage.write_bytes(b"not hdf5")
+    with pytest.raises(DataError, match="garbage.h5"):
+        read_header(garbage)
+    with pytest.raises(DataError, match="not found"):
+        read_header(tmp_path / "missing.fil")
