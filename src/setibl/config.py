@@ -17,6 +17,10 @@ from typing import Any
 
 from setibl.errors import ConfigError
 
+# A B A C A D: the target (ON) is observed in scans 0, 2, 4, three other stars in 1, 3, 5
+ON_SCANS: tuple[int, ...] = (0, 2, 4)
+OFF_SCANS: tuple[int, ...] = (1, 3, 5)
+
 
 @dataclass(frozen=True)
 class RunConfig:
@@ -29,7 +33,7 @@ class DataConfig:
     scans: int = 6
     height: int = 273  # time steps per scan
     width: int = 256  # frequency channels
-    on_scans: tuple[int, ...] = (0, 2, 4)
+    on_scans: tuple[int, ...] = ON_SCANS
     load_workers: int = 2
 
 

@@ -5,9 +5,8 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from setibl.data.kaggle import DataError, discover, load_many, load_snippet, validate
 from setibl.cli import cli
-
+from setibl.data.kaggle import DataError, discover, load_many, load_snippet, validate
 from tests.conftest import TINY_SHAPE
 
 SHAPE_ARGS = ["--set", "data.height=16", "--set", "data.width=32"]

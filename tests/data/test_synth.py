@@ -111,7 +111,9 @@ def _folder_digest(root):
 def test_same_seed_same_bytes_whatever_the_workers(tmp_path):
     small = CadenceGeometry(height=32, width=64)
     write_dataset(tmp_path / "a", 30, 10, CONFIG, small, seed=5, chunk=4)
-    write_dataset(tmp_path / "b", 30, 10, CONFIG, small, seed=5, mapper=Executor(workers=2).map, chunk=7)
+    write_dataset(
+        tmp_path / "b", 30, 10, CONFIG, small, seed=5, mapper=Executor(workers=2).map, chunk=7
+    )
     write_dataset(tmp_path / "c", 30, 10, CONFIG, small, seed=6)
     assert _folder_digest(tmp_path / "a") == _folder_digest(tmp_path / "b")
     assert _folder_digest(tmp_path / "a") != _folder_digest(tmp_path / "c")

@@ -39,9 +39,7 @@ from scipy.ndimage import maximum_filter1d, median_filter
 from scipy.special import expit
 
 from setibl.classical.taylor import best_drift_sums, tree_rows
-from setibl.config import DedopplerConfig
-
-ON_DEFAULT = (0, 2, 4)
+from setibl.config import ON_SCANS, DedopplerConfig
 
 
 def bandpass(scans: np.ndarray, window: int = 17) -> np.ndarray:
@@ -182,7 +180,7 @@ class EventRules:
     hit_window: int = 8
     top_hits: int = 8
     off_tolerance: int = 4
-    on_scans: tuple[int, ...] = ON_DEFAULT
+    on_scans: tuple[int, ...] = ON_SCANS
     scan_period: int = 283  # time steps from one scan's start to the next's (scan + gap)
     scan_starts: tuple[float, ...] = ()  # each scan's start, time steps; () = every scan_period
 

@@ -36,6 +36,7 @@ from setibl.classical.dedoppler import (
     score_cadence,
     search_scans,
 )
+from setibl.config import ON_SCANS
 from setibl.errors import DataError
 from setibl.observations.filterbank import Header, cadence_headers, coarse_blocks, read_header
 
@@ -106,7 +107,7 @@ def search_file(
 
 def search_cadence_files(
     paths: Sequence[str | os.PathLike],
-    on_scans: Sequence[int] = (0, 2, 4),
+    on_scans: Sequence[int] = ON_SCANS,
     max_drift_hz_per_s: float = 4.0,
     snr_threshold: float = 10.0,
     off_snr_threshold: float = 6.0,

@@ -1,1 +1,1 @@
-"""Data sets in the Kaggle layout: loading and validation, synthetic cadences, submissions. No TensorFlow."""
+"""Data sets in the Kaggle layout: loading, validation, synthetic cadences, submissions. No TF."""

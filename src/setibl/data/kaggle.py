@@ -18,13 +18,13 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
 from setibl.errors import DataError
 
 LABELS_FILE = "train_labels.csv"
 SUBMISSION_FILE = "sample_submission.csv"
 SPLITS = ("train", "test")
 ACCEPTED_DTYPES = (np.float16, np.float32, np.float64)
-
 
 
 @dataclass(frozen=True)

@@ -9,9 +9,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from setibl.io import atomic_write_csv
 from setibl.errors import SubmissionError
-
+from setibl.io import atomic_write_csv
 
 
 def safe_auc(targets: np.ndarray, preds: np.ndarray) -> float | None:

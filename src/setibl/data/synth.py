@@ -23,10 +23,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
-from setibl.config import SynthConfig
+from setibl.config import OFF_SCANS, ON_SCANS, SynthConfig
 
-ON_SCANS = (0, 2, 4)
-OFF_SCANS = (1, 3, 5)
 PROFILES = ("gaussian", "sinc2", "box")
 COARSE_CHANNEL_WIDTH = 512  # channels per scallop period of the simulated bandpass
 # 2**14 quantile levels: the table (64 KiB) stays in cache; tails are cut beyond the

@@ -17,17 +17,16 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from setibl.data.kaggle import LABELS_FILE, SUBMISSION_FILE, snippet_path
 from setibl.config import SynthConfig
-from setibl.io import atomic_save_npy, atomic_write_csv
+from setibl.data.kaggle import LABELS_FILE, SUBMISSION_FILE, snippet_path
 from setibl.data.synth import NEEDLE_COLUMNS, CadenceGeometry, make_cadence, signal_row
 from setibl.errors import OutputExistsError
+from setibl.io import atomic_save_npy, atomic_write_csv
 
 TEST_LABELS_FILE = "test_labels.csv"
 NEEDLES_FILE = "needles.csv"
 SPLIT_CODES = {"train": 0, "test": 1}
 OUTPUTS = ("train", "test", LABELS_FILE, SUBMISSION_FILE, TEST_LABELS_FILE, NEEDLES_FILE)
-
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from setibl.config import ON_SCANS
+
 
 @dataclass(frozen=True)
 class Layout:
@@ -25,7 +27,7 @@ class Layout:
     height_factor: Callable[[int], int] = lambda scans: 1
 
     def output_shape(
-        self, cadence_shape: tuple[int, int, int], on_scans: tuple[int, ...] = (0, 2, 4)
+        self, cadence_shape: tuple[int, int, int], on_scans: tuple[int, ...] = ON_SCANS
     ) -> tuple[int, int, int]:
         """(height, width, channels) of the image made from a (scans, time, channels) cadence."""
         scans, height, width = cadence_shape
@@ -35,7 +37,7 @@ class Layout:
             self.channels(scans, on_scans),
         )
 
-    def __call__(self, cadence: np.ndarray, on_scans: tuple[int, ...] = (0, 2, 4)) -> np.ndarray:
+    def __call__(self, cadence: np.ndarray, on_scans: tuple[int, ...] = ON_SCANS) -> np.ndarray:
         """Apply to one cadence (scans, time, channels) or a batch (n, scans, time, channels)."""
         if cadence.ndim == 3:
             return self.transform(cadence[None], on_scans)[0]
