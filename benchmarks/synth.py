@@ -59,35 +59,18 @@ def main() -> None:
     count = int(sys.argv[1]) if len(sys.argv) > 1 else 2000
     config, geometry = SynthConfig(), CadenceGeometry()
     figures = {"cadences": count}
+
+    def per_second(workers: int, parent: str | None = None) -> float:
+        folder = Path(tempfile.mkdtemp(prefix="bench-synth-", dir=parent))
+        mapper = Executor(workers=workers).map
+        _, seconds = timed(write_dataset, folder, count, 0, config, geometry, seed=1, mapper=mapper)
+        shutil.rmtree(folder)
+        return round(count / seconds, 1)
+
     for workers in (1, 2):
-        folder = Path(tempfile.mkdtemp(prefix="bench-synth-"))
-        _, seconds = timed(
-            write_dataset,
-            folder,
-            count,
-            0,
-            config,
-            geometry,
-            seed=1,
-            mapper=Executor(workers=workers).map,
-        )
-        figures[f"setibl_{workers}w_per_s"] = round(count / seconds, 1)
-        shutil.rmtree(folder)
-    shm = Path("/dev/shm")
-    if shm.is_dir():  # the same job into RAM: generation speed without this disk's write-back
-        folder = Path(tempfile.mkdtemp(prefix="bench-synth-", dir=shm))
-        _, seconds = timed(
-            write_dataset,
-            folder,
-            count,
-            0,
-            config,
-            geometry,
-            seed=1,
-            mapper=Executor(workers=2).map,
-        )
-        figures["setibl_2w_tmpfs_per_s"] = round(count / seconds, 1)
-        shutil.rmtree(folder)
+        figures[f"setibl_{workers}w_per_s"] = per_second(workers)
+    if Path("/dev/shm").is_dir():  # the same job into RAM: speed without this disk's write-back
+        figures["setibl_2w_tmpfs_per_s"] = per_second(2, "/dev/shm")
     figures["setibl_peak_rss_mib"] = peak_rss_mib()  # flat in N: cadences stream to disk
     folder = Path(tempfile.mkdtemp(prefix="bench-setigen-"))
     small = max(10, count // 10)

@@ -159,6 +159,15 @@ class ObservationsConfig:
 
 
 @dataclass(frozen=True)
+class MeasureConfig:
+    """How detectors are measured: evaluate, blend and the run report."""
+
+    fpr: float = 0.01  # false-positive rate on haystack cadences for the recall figures
+    recall_bins: int = 6  # quantile bins of S/N and drift in the recall tables
+    blend_samples: int = 2000  # random simplex weights tried per blend, besides the vertices
+
+
+@dataclass(frozen=True)
 class Config:
     run: RunConfig = field(default_factory=RunConfig)
     data: DataConfig = field(default_factory=DataConfig)
@@ -170,6 +179,7 @@ class Config:
     train: TrainConfig = field(default_factory=TrainConfig)
     dedoppler: DedopplerConfig = field(default_factory=DedopplerConfig)
     observations: ObservationsConfig = field(default_factory=ObservationsConfig)
+    measure: MeasureConfig = field(default_factory=MeasureConfig)
 
     @property
     def cadence_shape(self) -> tuple[int, int, int]:
@@ -319,6 +329,10 @@ def validate_config(config: Config) -> None:
         raise ConfigError("config key 'train.submit': must be 'tta', 'plain' or 'auto'")
     if config.dedoppler.filter_level not in (0, 1, 2, 3):
         raise ConfigError("config key 'dedoppler.filter_level': must be 0, 1, 2 or 3")
+    if not 0.0 < config.measure.fpr < 1.0:
+        raise ConfigError(f"config key 'measure.fpr': must lie in (0, 1), got {config.measure.fpr}")
+    if config.measure.recall_bins < 1 or config.measure.blend_samples < 0:
+        raise ConfigError("config keys 'measure.recall_bins' >= 1, 'measure.blend_samples' >= 0")
     if config.dedoppler.bandpass_window < 0:
         raise ConfigError("config key 'dedoppler.bandpass_window': must be 0 (off) or more")
 

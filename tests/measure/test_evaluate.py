@@ -106,3 +106,25 @@ def test_cli_evaluate_prints_recall(tmp_path):
     assert result.exit_code == 0, result.output
     assert "recall at FPR 10.00%" in result.output and "by S/N" in result.output
     assert (tmp_path / "m.json").is_file()
+
+
+def test_cli_evaluate_takes_the_measure_settings_from_the_config(tmp_path):
+    merged, needles = _synthetic()
+    merged[["id", "pred"]].rename(columns={"pred": "target"}).to_csv(
+        tmp_path / "p.csv", index=False
+    )
+    merged[["id", "target"]].to_csv(tmp_path / "labels.csv", index=False)
+    needles.to_csv(tmp_path / "needles.csv", index=False)
+    args = ["evaluate", str(tmp_path / "p.csv"), str(tmp_path / "labels.csv")]
+    args += ["--out", str(tmp_path / "m.json")]
+    result = CliRunner().invoke(cli, [*args, "--set", "measure.fpr=0.05"])
+    assert result.exit_code == 0, result.output
+    assert "recall at FPR 5.00%" in result.output
+    written = pd.read_json(tmp_path / "m.json", typ="series")
+    assert len(written["injection_recovery"]["by_snr"]) == 6  # measure.recall_bins
+    two_bins = CliRunner().invoke(cli, [*args, "--set", "measure.recall_bins=2"])
+    assert two_bins.exit_code == 0, two_bins.output
+    written = pd.read_json(tmp_path / "m.json", typ="series")
+    assert len(written["injection_recovery"]["by_snr"]) == 2
+    bad = CliRunner().invoke(cli, [*args, "--set", "measure.fpr=1.5"])
+    assert bad.exit_code == 2 and "measure.fpr" in bad.output and "Traceback" not in bad.output

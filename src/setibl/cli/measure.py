@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from setibl.cli.base import cli, echo_json
+from setibl.cli.base import cli, config_options, echo_json, load
 
 
 @cli.command()
@@ -19,12 +19,12 @@ from setibl.cli.base import cli, echo_json
 @click.option(
     "--fpr",
     type=float,
-    default=0.01,
-    show_default=True,
-    help="False-positive rate on haystack cadences for the recall figures.",
+    default=None,
+    help="False-positive rate on haystack cadences for the recall figures (measure.fpr).",
 )
 @click.option("--out", type=click.Path(dir_okay=False), default=None, help="Metrics JSON.")
-def evaluate(predictions, labels, needles, fpr, out) -> None:
+@config_options
+def evaluate(predictions, labels, needles, fpr, out, config_path, overrides) -> None:
     """AUC, per-fold/group AUC and recall vs S/N and drift for any predictions CSV."""
     import pandas as pd
 
@@ -38,9 +38,17 @@ def evaluate(predictions, labels, needles, fpr, out) -> None:
         to_jsonable,
     )
 
+    extra = [] if fpr is None else [f"measure.fpr={fpr!r}"]
+    settings = load(config_path, (*overrides, *extra)).measure
     needles = needles or needles_path_for(labels)
     table = pd.read_csv(needles, dtype={"id": str, "scans": str}) if needles else None
-    result = run_evaluate(load_predictions(predictions), load_labels(labels), table, fpr)
+    result = run_evaluate(
+        load_predictions(predictions),
+        load_labels(labels),
+        table,
+        settings.fpr,
+        settings.recall_bins,
+    )
     for line in summary_lines(result):
         click.echo(line)
     if out:
@@ -50,7 +58,8 @@ def evaluate(predictions, labels, needles, fpr, out) -> None:
 @cli.command()
 @click.argument("runs", nargs=-1, required=True)
 @click.option("--out", type=click.Path(file_okay=False), required=True)
-def blend(runs, out) -> None:
+@config_options
+def blend(runs, out, config_path, overrides) -> None:
     """Blend RUNS with simplex weights maximising OOF AUC (cross-validated); write OUT.
 
     Each member is a run folder or TRAIN.csv[:TEST.csv], predictions of a detector that never
@@ -58,7 +67,8 @@ def blend(runs, out) -> None:
     """
     from setibl.measure.blend import blend_runs
 
-    summary = blend_runs(runs, out)
+    config = load(config_path, overrides)
+    summary = blend_runs(runs, out, seed=config.run.seed, samples=config.measure.blend_samples)
     echo_json(summary)
 
 
@@ -73,8 +83,10 @@ def blend(runs, out) -> None:
 @click.option(
     "--out", type=click.Path(dir_okay=False), default=None, help="Default: RUN/report.html."
 )
-def report(run, data, out) -> None:
+@config_options
+def report(run, data, out, config_path, overrides) -> None:
     """Write a self-contained HTML report of RUN (pictures embedded)."""
     from setibl.measure.report import build_report
 
-    click.echo(str(build_report(run, data, out)))
+    settings = load(config_path, overrides).measure
+    click.echo(str(build_report(run, data, out, settings.fpr, settings.recall_bins)))

@@ -42,7 +42,9 @@ def _demo_baseline_and_blend(
                 config, data, split, baseline / f"{split}.csv", filter_level=0, progress=False
             )
     member = f"{baseline / 'train.csv'}:{baseline / 'test.csv'}"
-    summary = blend_runs([run, member], out / "blend", seed=config.run.seed)
+    summary = blend_runs(
+        [run, member], out / "blend", seed=config.run.seed, samples=config.measure.blend_samples
+    )
     return {
         "dedoppler_test_auc": auc_against_labels(baseline / "test.csv", labels),
         "blend_test_auc": auc_against_labels(out / "blend" / "submission.csv", labels),

@@ -122,13 +122,17 @@ def fit_weights(
 
 
 def cross_validated(
-    predictions: np.ndarray, targets: np.ndarray, seed: int = 0, splits: int = 5
+    predictions: np.ndarray,
+    targets: np.ndarray,
+    seed: int = 0,
+    splits: int = 5,
+    samples: int = 2000,
 ) -> dict:
     """Held-out AUC of weights fit on the other folds, and of each run alone on the same folds."""
     splitter = StratifiedKFold(n_splits=splits, shuffle=True, random_state=seed)
     blended, single = [], []
     for fit, held in splitter.split(predictions, targets):
-        weights, _ = fit_weights(predictions[fit], targets[fit], seed)
+        weights, _ = fit_weights(predictions[fit], targets[fit], seed, samples)
         blended.append(roc_auc_score(targets[held], predictions[held] @ weights))
         single.append(
             [
@@ -139,7 +143,12 @@ def cross_validated(
     return {"cv_auc": float(np.mean(blended)), "cv_auc_single": np.mean(single, axis=0).tolist()}
 
 
-def blend_runs(runs: Sequence[str | os.PathLike], out: str | os.PathLike, seed: int = 0) -> dict:
+def blend_runs(
+    runs: Sequence[str | os.PathLike],
+    out: str | os.PathLike,
+    seed: int = 0,
+    samples: int = 2000,
+) -> dict:
     """Blend ``runs`` into ``out``: oof.csv, submission.csv (if every run has one), blend.json.
 
     A member is a run folder, or ``TRAIN.csv[:TEST.csv]`` predictions of a detector that never
@@ -162,14 +171,14 @@ def blend_runs(runs: Sequence[str | os.PathLike], out: str | os.PathLike, seed: 
     ]
     targets = oofs[0]["target"].to_numpy()
     matrix = np.stack([oof["pred"].to_numpy() for oof in oofs], axis=1)
-    weights, score = fit_weights(matrix, targets, seed)
+    weights, score = fit_weights(matrix, targets, seed, samples)
     single = [float(roc_auc_score(targets, matrix[:, i])) for i in range(len(runs))]
     summary = {
         "runs": names,
         "weights": weights.tolist(),
         "oof_auc": score,
         "oof_auc_single": single,
-        **cross_validated(matrix, targets, seed),
+        **cross_validated(matrix, targets, seed, samples=samples),
     }
     out = Path(out)
     blended = oofs[0][["id", "target", "fold"]].assign(pred=matrix @ weights)

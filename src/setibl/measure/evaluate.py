@@ -139,8 +139,10 @@ def evaluate(
     labels: pd.DataFrame,
     needles: pd.DataFrame | None = None,
     fpr: float = 0.01,
+    bins: int = 6,
 ) -> dict:
-    """Every metric of this module for one set of predictions."""
+    """Every metric of this module for one set of predictions; recall at ``fpr`` in ``bins``
+    quantile bins of S/N and drift when ``needles`` are given."""
     merged = join(predictions, labels)
     y, p = merged["target"].to_numpy(), merged["pred"].to_numpy()
     result: dict = {"count": len(merged), "positives": int(y.sum()), "auc": safe_auc(y, p)}
@@ -158,7 +160,7 @@ def evaluate(
         g: safe_auc(part["target"], part["pred"]) for g, part in merged.groupby(merged["id"].str[0])
     }
     if needles is not None:
-        result["injection_recovery"] = injection_recovery(merged, needles, fpr)
+        result["injection_recovery"] = injection_recovery(merged, needles, fpr, bins)
     return result
 
 

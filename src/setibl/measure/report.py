@@ -91,8 +91,11 @@ def build_report(
     run: str | os.PathLike,
     data: str | os.PathLike | None = None,
     out: str | os.PathLike | None = None,
+    fpr: float = 0.01,
+    bins: int = 6,
 ) -> Path:
     """Write ``run/report.html`` (or ``out``) with every picture embedded; returns its path.
+    Recall figures are taken at ``fpr`` on haystack cadences, in ``bins`` quantile bins.
 
     ``data``: the Kaggle-layout folder the run was trained on, for the gallery, the test
     labels (test AUC) and needles.csv (injection-recovery), when it has them.
@@ -169,7 +172,7 @@ def build_report(
         if needles is not None and needles.is_file()
         else None
     )
-    oof_eval = evaluate(oof[["id", "pred", "fold"]], oof[["id", "target"]], table)
+    oof_eval = evaluate(oof[["id", "pred", "fold"]], oof[["id", "target"]], table, fpr, bins)
     if "roc" in oof_eval:
         curves["OOF"] = {**oof_eval["roc"], "auc": oof_eval["auc"]}
     if (run / "submission.csv").is_file():
