@@ -30,6 +30,7 @@ import pandas as pd
 
 from setibl.classical.dedoppler import (
     EventRules,
+    Hit,
     ScanSearch,
     check_noise_statistic,
     find_hits,
@@ -64,16 +65,16 @@ def _default_window(hit_window: int | None, max_index: int) -> int:
     return hit_window if hit_window is not None else 2 * max(max_index, 1)
 
 
-def _physical(hit: dict, coarse: int, fine: int, header: Header) -> dict:
-    channel = coarse * fine + hit["channel"]
-    drift = hit["drift_ch_per_step"]
+def _physical(hit: Hit, coarse: int, fine: int, header: Header) -> dict:
+    channel = coarse * fine + hit.channel
+    drift = hit.drift_ch_per_step
     return {
         "coarse_channel": coarse,
         "channel": channel,
         "frequency_mhz": header.fch1_mhz + channel * header.foff_mhz,
         "drift_hz_per_s": drift * header.foff_mhz * 1e6 / header.tsamp_s + 0.0,
         "drift_ch_per_step": drift,
-        "snr": hit["snr"],
+        "snr": hit.snr,
     }
 
 
@@ -151,14 +152,14 @@ def search_cadence_files(
             on_scans=tuple(on_scans),
             scan_starts=starts,
         )
-        for hit in score_cadence(cadence, rules)["hits"]:
+        for hit in score_cadence(cadence, rules).hits:
             rows.append(
                 {
-                    "scan": hit["scan"],
-                    "file": str(paths[hit["scan"]]),
+                    "scan": hit.scan,
+                    "file": str(paths[hit.scan]),
                     **_physical(hit, coarse, fine, first),
-                    "vetoed": hit["vetoed"],
-                    "level": hit["level"],
+                    "vetoed": hit.vetoed,
+                    "level": hit.level,
                 }
             )
     table = pd.DataFrame(rows, columns=CADENCE_COLUMNS)
