@@ -136,7 +136,7 @@ class DedopplerConfig:
     max_drift: float = 1.0  # channels per time step; at most 1 / time_binning when binning
     time_binning: int = 1  # sum this many time steps before the tree (4: ~5x faster)
     bandpass_window: int = 17  # channels of the median filter that flattens the bandpass; 0: off
-    snr_threshold: float = 6.0  # ON hits; this and the next chosen on the setigen train split
+    snr_threshold: float = 7.0  # ON hits; this and the next chosen on the setigen train split
     off_snr_threshold: float = 8.0  # OFF hits that veto (whole-band turboSETI window: > noise)
     hit_window: int = 8  # channels; hits are local maxima within +-window
     top_hits: int = 8  # per scan, kept for cadence scoring
@@ -332,7 +332,8 @@ def validate_config(config: Config) -> None:
         window = getattr(config, section).veto_window
         if window not in ("turboseti", "narrow"):
             raise ConfigError(
-                f"config key '{section}.veto_window': must be 'turboseti' or 'narrow', got {window!r}"
+                f"config key '{section}.veto_window': must be 'turboseti' or 'narrow', "
+                f"got {window!r}"
             )
     if config.dedoppler.score not in ("snr", "on_scans", "combined"):
         raise ConfigError(

@@ -35,8 +35,8 @@ Cadence score (``score``, for ranking; levels are unaffected): over the level-2 
 A cadence with no level-2 ON hit scores below every one that has one, in (-1, 0), by setibl's
 earlier narrow-window margin ``d``: the best ON hit's S/N minus the largest OFF S/N (any drift)
 where its own drift predicts it in each OFF scan, as ``(d / (|d| + 10) - 1) / 2``; so a needle
-beside RFI that the wide window vetoes still ranks above cadences whose ON lines recur in OFF. Every map is
-strictly increasing and unbounded maps stay distinct in float64, so strong cadences do not tie.
+beside RFI that the wide window vetoes still ranks above cadences whose ON lines recur in OFF.
+Every map is strictly increasing and unbounded maps stay distinct in float64, so strong cadences do not tie.
 """
 
 from __future__ import annotations
@@ -68,7 +68,7 @@ HIT_FIELDS = tuple(f.name for f in fields(Hit))
 
 @dataclass(frozen=True)
 class EventRules:
-    snr_threshold: float = 6.0
+    snr_threshold: float = 7.0
     off_snr_threshold: float = 8.0
     hit_window: int = 8
     top_hits: int = 8
