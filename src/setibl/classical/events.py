@@ -36,7 +36,8 @@ A cadence with no level-2 ON hit scores below every one that has one, in (-1, 0)
 earlier narrow-window margin ``d``: the best ON hit's S/N minus the largest OFF S/N (any drift)
 where its own drift predicts it in each OFF scan, as ``(d / (|d| + 10) - 1) / 2``; so a needle
 beside RFI that the wide window vetoes still ranks above cadences whose ON lines recur in OFF.
-Every map is strictly increasing and unbounded maps stay distinct in float64, so strong cadences do not tie.
+Every map is strictly increasing and unbounded maps stay distinct in float64, so strong
+cadences do not tie.
 """
 
 from __future__ import annotations
