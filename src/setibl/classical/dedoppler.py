@@ -19,14 +19,13 @@ Search (per scan, data z-scored, (time, channels)):
 4. Hits: per channel the best drift; channels whose best S/N is a local maximum within
    ``hit_window`` channels and reaches ``snr_threshold`` (turboSETI's top-hit selection).
 
-Cadence (turboSETI's find_event): an ON hit at channel f with drift r is expected in scan u at
-``f + r * (t_u - t_s)``. It is vetoed when an OFF scan holds a hit (S/N >= off_snr_threshold)
-within ``off_tolerance`` channels plus one drift step's spread of that place. Filter levels: 1,
-an ON hit passes the S/N cut; 2, an ON hit with no OFF veto; 3, a non-vetoed hit found again in
-every ON scan at its predicted place.
-
-Continuous score (for AUC): max over ON candidates of ``S/N_on - max S/N`` (best drift) found in
-the OFF scans within the same windows: a needle keeps its S/N, RFI seen in OFF cancels itself.
+Cadence: :mod:`setibl.classical.events` applies turboSETI's find_event to the hits (levels
+1-3; by default turboSETI's veto range, the hit's channel +- max drift x scan length, which for
+a snippet searched to one channel per step spans the whole snippet; ``veto_window="narrow"``
+keeps setibl's earlier window around the place the drift predicts) and gives the ranking
+score: the best S/N of a hit that passes the veto (or the ON scans holding it, or their
+stacked S/N), strictly increasing maps without saturation; cadences whose ON hits are all
+vetoed rank below, by their narrow-window margin.
 """
 
 from __future__ import annotations
