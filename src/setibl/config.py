@@ -136,11 +136,14 @@ class DedopplerConfig:
     max_drift: float = 1.0  # channels per time step; at most 1 / time_binning when binning
     time_binning: int = 1  # sum this many time steps before the tree (4: ~5x faster)
     bandpass_window: int = 17  # channels of the median filter that flattens the bandpass; 0: off
-    snr_threshold: float = 10.0
-    off_snr_threshold: float = 6.0
+    snr_threshold: float = 7.0  # ON hits; this and the next chosen on the setigen train split
+    off_snr_threshold: float = 8.0  # OFF hits that veto (whole-band turboSETI window: > noise)
     hit_window: int = 8  # channels; hits are local maxima within +-window
     top_hits: int = 8  # per scan, kept for cadence scoring
-    off_tolerance: int = 4  # channels of slack around a predicted OFF position
+    off_tolerance: int = 4  # channels of slack around a predicted place (narrow veto window)
+    veto_window: str = "turboseti"  # OFF veto / ON follow ranges: "turboseti" or "narrow"
+    min_drift: float = 0.0  # ON hits need |drift| >= this, channels per step (0: zero drift too)
+    score: str = "snr"  # cadence ranking: "snr", "on_scans" or "combined"
     filter_level: int = 3  # 0: rank by score alone; 1-3: turboSETI's find_event levels
     workers: int = 2
 
@@ -156,6 +159,10 @@ class ObservationsConfig:
     bandpass_window: int = 0  # 0: bandpass left alone, as turboSETI
     noise: str = "mad"  # S/N scale: "mad" (1.4826 MAD) or "turboseti"
     filter_level: int = 3  # events written by dedoppler-cadence: this level and above
+    veto_window: str = "turboseti"  # OFF veto / ON follow ranges: "turboseti" or "narrow"
+    min_drift_hz: float = 1e-5  # hits need |drift| >= this, Hz/s (turboSETI's; 0: zero drift too)
+    blank_dc: bool = True  # replace each coarse channel's centre (DC spike) by its neighbours' mean
+    chunk_channels: int = 2**20  # one coarse channel: files without nfpc are read in such chunks
 
 
 @dataclass(frozen=True)
@@ -335,6 +342,22 @@ def validate_config(config: Config) -> None:
         raise ConfigError("config keys 'measure.recall_bins' >= 1, 'measure.blend_samples' >= 0")
     if config.dedoppler.bandpass_window < 0:
         raise ConfigError("config key 'dedoppler.bandpass_window': must be 0 (off) or more")
+    for section in ("dedoppler", "observations"):
+        window = getattr(config, section).veto_window
+        if window not in ("turboseti", "narrow"):
+            raise ConfigError(
+                f"config key '{section}.veto_window': must be 'turboseti' or 'narrow', "
+                f"got {window!r}"
+            )
+    if config.dedoppler.score not in ("snr", "on_scans", "combined"):
+        raise ConfigError(
+            "config key 'dedoppler.score': must be 'snr', 'on_scans' or 'combined', "
+            f"got {config.dedoppler.score!r}"
+        )
+    if config.dedoppler.min_drift < 0 or config.observations.min_drift_hz < 0:
+        raise ConfigError("config keys 'dedoppler.min_drift', 'observations.min_drift_hz': >= 0")
+    if config.observations.chunk_channels < 2:
+        raise ConfigError("config key 'observations.chunk_channels': must be at least 2")
 
 
 def _toml_value(value: Any) -> str:

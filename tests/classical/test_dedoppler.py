@@ -1,3 +1,5 @@
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -13,7 +15,11 @@ from setibl.data.synth import CadenceGeometry, add_signal, make_noise, normalise
 
 GEOMETRY = CadenceGeometry(height=64, width=128, gap_steps=4)
 NOISE = SynthConfig(bandpass_ripple=0.1)
-RULES = EventRules(scan_period=GEOMETRY.height + GEOMETRY.gap_steps)
+RULES = EventRules(
+    scan_period=GEOMETRY.height + GEOMETRY.gap_steps,
+    scan_length=GEOMETRY.height,
+    snr_threshold=10.0,
+)
 
 
 def _cadence(signals, seed=0):
@@ -66,26 +72,24 @@ def test_time_binned_search_finds_the_line(drift):
 def test_needle_in_all_three_on_scans_passes_level_three():
     cadence = _cadence([_needle(50.0, 0.05)])
     result = score_cadence(search_cadences(cadence[None])[0], RULES)
-    assert result["level"] == 3 and result["score"] > 10
-    on_hits = [h for h in result["hits"] if h["scan"] in (0, 2, 4) and h["snr"] >= 10]
-    assert {h["scan"] for h in on_hits} == {0, 2, 4}
-    assert not any(h["vetoed"] for h in on_hits)
-    assert all(h["level"] == 3 for h in on_hits)
+    assert result.level == 3 and result.score > 10
+    on_hits = [h for h in result.hits if h.scan in (0, 2, 4) and h.snr >= 10]
+    assert {h.scan for h in on_hits} == {0, 2, 4}
+    assert not any(h.vetoed for h in on_hits)
+    assert all(h.level == 3 for h in on_hits)
 
 
 @pytest.mark.parametrize("drift", [0.0, 0.04])
 def test_rfi_in_all_six_scans_is_vetoed(drift):
     cadence = _cadence([_needle(64.0, drift, scans=range(6))], seed=3)
     result = score_cadence(search_cadences(cadence[None])[0], RULES)
-    assert result["level"] == 1  # ON hits pass the S/N cut, all vetoed by OFF hits
-    strong = [
-        h for h in result["hits"] if h["scan"] in (0, 2, 4) and h["snr"] >= RULES.snr_threshold
-    ]
-    assert len(strong) == 3 and all(h["vetoed"] and h["level"] == 1 for h in strong)
+    assert result.level == 1  # ON hits pass the S/N cut, all vetoed by OFF hits
+    strong = [h for h in result.hits if h.scan in (0, 2, 4) and h.snr >= RULES.snr_threshold]
+    assert len(strong) == 3 and all(h.vetoed and h.level == 1 for h in strong)
     needle = score_cadence(
         search_cadences(_cadence([_needle(64.0, drift)], seed=3)[None])[0], RULES
     )
-    assert needle["score"] > result["score"] + 10
+    assert needle.score > result.score + 10
 
 
 def test_uneven_scan_starts_move_the_predicted_places():
@@ -107,6 +111,41 @@ def test_prediction_orders_by_level_then_score():
     assert cadence_prediction(3, -5.0, 3) > cadence_prediction(2, 50.0, 3)
     assert cadence_prediction(2, 50.0, 0) > cadence_prediction(3, -5.0, 0)
     assert 0.0 <= cadence_prediction(0, -1e9, 3) <= cadence_prediction(3, 1e9, 3) <= 1.0
+
+
+@pytest.mark.parametrize("level", [0, 3])
+def test_prediction_keeps_strong_cadences_apart(level):
+    scores = [40.0, 80.0, 150.0, 300.0, 1000.0, 1001.0]
+    predictions = [cadence_prediction(3, s, level) for s in scores]
+    assert all(b > a for a, b in zip(predictions, predictions[1:], strict=False))
+    assert max(predictions) < 1.0
+
+
+def _wandering(shifts, scans=range(6), snr=60.0, seed=5):
+    """A still line that jumps by ``shifts[k]`` channels at the start of scan k."""
+    lines = [_needle(30.0 + sum(shifts[: k + 1]), 0.0, scans=(k,), snr=snr) for k in scans]
+    return _cadence(lines, seed=seed)
+
+
+def test_wandering_rfi_is_vetoed_by_the_turboseti_window_only():
+    cadence = _wandering([0, 9, -14, 20, 11, -7])
+    search = search_cadences(cadence[None])[0]
+    wide = score_cadence(search, RULES)
+    narrow = score_cadence(search, replace(RULES, veto_window="narrow"))
+    on = [h for h in wide.hits if h.scan in (0, 2, 4) and h.snr > 10]
+    assert len(on) == 3 and all(h.vetoed for h in on) and wide.level == 1
+    assert narrow.level >= 2  # the line moved out of the narrow window
+    assert wide.score < 0 < narrow.score
+
+
+def test_score_options_rank_a_needle_in_more_on_scans_higher():
+    one = search_cadences(_cadence([_needle(50.0, 0.05, scans=(0,))], seed=7)[None])[0]
+    three = search_cadences(_cadence([_needle(50.0, 0.05)], seed=7)[None])[0]
+    for option in ("on_scans", "combined"):
+        rules = replace(RULES, score=option)
+        assert score_cadence(three, rules).score > score_cadence(one, rules).score + 0.5
+    snr = score_cadence(three, RULES).score
+    assert score_cadence(three, replace(RULES, score="combined")).score > 1.5 * snr
 
 
 def test_binned_search_rejects_drifts_beyond_one_channel_per_bin():

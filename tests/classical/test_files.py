@@ -170,7 +170,10 @@ def test_cadence_events_keep_the_needle_and_veto_rfi(tmp_path):
     assert (events["frequency_mhz"] - predicted).abs().max() <= 2.5 * DF_HZ * 1e-6
     assert (events["drift_hz_per_s"] - 0.02).abs().max() <= 2.5 * DF_HZ / (32 * DT_S)
     on_rfi = hits[hits["scan"].isin([0, 2, 4]) & ~hits.index.isin(events.index)]
-    assert len(on_rfi) == 6 and on_rfi["vetoed"].all() and (on_rfi["level"] == 1).all()
+    assert len(on_rfi) == 6 and on_rfi["vetoed"].all()
+    # zero-drift lines fall below turboSETI's min drift (level 0), the drifting one is level 1
+    still = on_rfi["drift_hz_per_s"] == 0
+    assert (on_rfi["level"][still] == 0).all() and (on_rfi["level"][~still] == 1).all()
     off = hits[hits["scan"].isin([1, 3, 5])]
     assert (off["level"] == 0).all() and not off["vetoed"].any()
     assert len(off[off["scan"] == 1]) == 3  # two RFI lines and the OFF-only line
@@ -186,7 +189,7 @@ def test_cadence_files_must_share_one_grid(tmp_path):
         search_cadence_files([*paths[:5], odd])
     with pytest.raises(DataError, match="not in time order"):
         search_cadence_files(paths[::-1])
-    with pytest.raises(ValueError, match="do not index"):
+    with pytest.raises(DataError, match="do not index"):
         search_cadence_files(paths[:3], on_scans=(0, 2, 4))
 
 
@@ -205,6 +208,41 @@ def test_cadence_cli_writes_events_and_hits(tmp_path):
     assert len(hits) == 3 + 6 + 7 and sorted(events["scan"]) == [0, 2, 4]  # needle, RFI, OFF
     assert events.equals(hits[hits["level"] >= 3].reset_index(drop=True))
     bad = CliRunner().invoke(cli, [*args, "--on", "0,2,9"])
-    assert bad.exit_code != 0 and "do not index 6 files" in bad.output
+    assert bad.exit_code != 0 and "do not index the 6 files" in bad.output
     bad = CliRunner().invoke(cli, [*args, "--on", "0,two"])
     assert bad.exit_code == 2 and "is not a list like 0,2,4" in bad.output
+
+
+def test_dc_spike_is_blanked_and_rows_padded_to_a_power_of_two():
+    from setibl.classical.files import prepare_block
+
+    block = np.ones((20, 9), np.float32)
+    block[:, 4] = 100.0  # DC spike in the centre channel
+    prepared = prepare_block(block, "x.h5")
+    assert prepared.shape == (32, 9) and (prepared[20:] == 0).all()
+    assert (prepared[:20, 4] == 1.0).all()
+    assert (prepare_block(block, "x.h5", blank_dc=False)[:20, 4] == 100.0).all()
+    with pytest.raises(DataError, match="short.fil: 1 time step"):
+        prepare_block(block[:1], "short.fil")
+
+
+def test_a_file_too_short_to_search_is_named(tmp_path):
+    path = tmp_path / "short.h5"
+    write_setigen_h5(path, time_steps=1, channels=64)
+    with pytest.raises(DataError, match="short.h5: "):  # blimpy refuses it, or our check does
+        search_file(path)
+
+
+def test_files_without_nfpc_are_searched_in_chunks(tmp_path):
+    path = tmp_path / "frame.h5"
+    write_setigen_h5(path)
+    whole = search_file(path, max_drift_hz_per_s=MAX_DRIFT, snr_threshold=15, blank_dc=False)
+    chunked = search_file(
+        path, max_drift_hz_per_s=MAX_DRIFT, snr_threshold=15, blank_dc=False, chunk_channels=256
+    )
+    from setibl.observations.filterbank import coarse_blocks
+
+    widths = [b.shape[1] for _, _, b in coarse_blocks(path, read_header(path), None, 256)]
+    assert widths == [256] * (read_header(path).channels // 256)
+    # the lines lie away from chunk edges: the same channels and drifts either way
+    assert sorted(chunked["channel"]) == sorted(whole["channel"])

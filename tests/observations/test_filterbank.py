@@ -26,7 +26,7 @@ def test_fil_and_h5_files_give_the_same_blocks(tmp_path):
     fil = tmp_path / "frame.fil"
     Waterfall(str(tmp_path / "frame.h5")).write_to_fil(str(fil))
     header = read_header(fil)
-    blocks = [block for _, block in coarse_blocks(fil, header, 4)]
+    blocks = [block for _, _, block in coarse_blocks(fil, header, 4)]
     np.testing.assert_array_equal(np.concatenate(blocks, axis=1), Waterfall(str(fil)).data[:, 0])
 
 

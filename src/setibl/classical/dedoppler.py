@@ -19,27 +19,34 @@ Search (per scan, data z-scored, (time, channels)):
 4. Hits: per channel the best drift; channels whose best S/N is a local maximum within
    ``hit_window`` channels and reaches ``snr_threshold`` (turboSETI's top-hit selection).
 
-Cadence (turboSETI's find_event): an ON hit at channel f with drift r is expected in scan u at
-``f + r * (t_u - t_s)``. It is vetoed when an OFF scan holds a hit (S/N >= off_snr_threshold)
-within ``off_tolerance`` channels plus one drift step's spread of that place. Filter levels: 1,
-an ON hit passes the S/N cut; 2, an ON hit with no OFF veto; 3, a non-vetoed hit found again in
-every ON scan at its predicted place.
-
-Continuous score (for AUC): max over ON candidates of ``S/N_on - max S/N`` (best drift) found in
-the OFF scans within the same windows: a needle keeps its S/N, RFI seen in OFF cancels itself.
+Cadence: :mod:`setibl.classical.events` applies turboSETI's find_event to the hits (levels
+1-3; by default turboSETI's veto range, the hit's channel +- max drift x scan length, which for
+a snippet searched to one channel per step spans the whole snippet; ``veto_window="narrow"``
+keeps setibl's earlier window around the place the drift predicts) and gives the ranking
+score: the best S/N of a hit that passes the veto (or the ON scans holding it, or their
+stacked S/N), strictly increasing maps without saturation; cadences whose ON hits are all
+vetoed rank below, by their narrow-window margin.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 import numpy as np
 from scipy.ndimage import maximum_filter1d, median_filter
-from scipy.special import expit
 
+from setibl.classical.events import (
+    EventRules,
+    Hit,
+    cadence_score,
+    find_events,
+    prediction,
+)
 from setibl.classical.taylor import best_drift_sums, tree_rows
-from setibl.config import ON_SCANS, DedopplerConfig
+from setibl.config import DedopplerConfig
+
+__all__ = ["EventRules", "Hit", "find_hits", "score_cadence", "run_search", "search_scans"]
 
 
 def bandpass(scans: np.ndarray, window: int = 17) -> np.ndarray:
@@ -156,8 +163,9 @@ def search_cadences(
     return [ScanSearch(snr[i], drift[i], search.drift_step) for i in range(n)]
 
 
-def find_hits(search: ScanSearch, threshold: float, window: int, top: int) -> list[dict]:
-    """Local maxima of the best S/N within +-window channels, at least ``threshold``."""
+def find_hits(search: ScanSearch, threshold: float, window: int, top: int) -> list[Hit]:
+    """Local maxima of the best S/N within +-window channels, at least ``threshold``; per scan
+    the ``top`` strongest, strongest first."""
     neighbourhood = maximum_filter1d(
         search.snr, size=2 * window + 1, axis=-1, mode="constant", cval=-np.inf
     )
@@ -167,84 +175,35 @@ def find_hits(search: ScanSearch, threshold: float, window: int, top: int) -> li
         peaks = peaks[np.argsort(-values[peaks], kind="stable")][:top]
         drifts, snrs = search.drift[scan, peaks].tolist(), values[peaks].tolist()
         hits += [
-            {"scan": scan, "channel": channel, "drift_ch_per_step": drift, "snr": snr}
+            Hit(scan, channel, drift, snr)
             for channel, drift, snr in zip(peaks.tolist(), drifts, snrs, strict=True)
         ]
     return hits
 
 
 @dataclass(frozen=True)
-class EventRules:
-    snr_threshold: float = 10.0
-    off_snr_threshold: float = 6.0
-    hit_window: int = 8
-    top_hits: int = 8
-    off_tolerance: int = 4
-    on_scans: tuple[int, ...] = ON_SCANS
-    scan_period: int = 283  # time steps from one scan's start to the next's (scan + gap)
-    scan_starts: tuple[float, ...] = ()  # each scan's start, time steps; () = every scan_period
-
-    def elapsed(self, from_scan: int, to_scan: int) -> float:
-        """Time steps from the start of one scan to the start of another."""
-        if self.scan_starts:
-            return self.scan_starts[to_scan] - self.scan_starts[from_scan]
-        return float((to_scan - from_scan) * self.scan_period)
+class CadenceResult:
+    level: int  # highest filter level an ON hit reaches (0-3)
+    score: float  # ranks cadences (events.cadence_score)
+    hits: list[Hit]  # every hit at or above min(snr_threshold, off_snr_threshold), flagged
 
 
-def _window(hit: dict, scan: int, rules: EventRules, drift_step: float) -> tuple[float, float]:
-    elapsed = rules.elapsed(hit["scan"], scan)
-    centre = hit["channel"] + hit["drift_ch_per_step"] * elapsed
-    return centre, rules.off_tolerance + abs(elapsed) * drift_step
-
-
-def score_cadence(search: ScanSearch, rules: EventRules) -> dict:
-    """Filter level reached (0-3), continuous score, and the hits with their veto flags and
-    levels (an ON hit's own level 1-3, 0 for OFF hits and ON hits under the S/N cut)."""
-    scans, channels = search.snr.shape
-    off_scans = [s for s in range(scans) if s not in rules.on_scans]
-    candidates = find_hits(search, -np.inf, rules.hit_window, rules.top_hits)
-    hits = [h for h in candidates if h["snr"] >= min(rules.snr_threshold, rules.off_snr_threshold)]
-    off_hits = [h for h in hits if h["scan"] in off_scans and h["snr"] >= rules.off_snr_threshold]
-    on_hits = [h for h in hits if h["scan"] in rules.on_scans and h["snr"] >= rules.snr_threshold]
-    step = search.drift_step
-
-    def near(hit: dict, pool: list[dict], scan: int) -> bool:
-        centre, tolerance = _window(hit, scan, rules, step)
-        return any(o["scan"] == scan and abs(o["channel"] - centre) <= tolerance for o in pool)
-
-    for hit in hits:  # every ON hit gets its veto flag; OFF hits never are vetoed
-        hit["vetoed"] = hit["scan"] in rules.on_scans and any(
-            near(hit, off_hits, scan) for scan in off_scans
-        )
-        hit["level"] = 0
-    for hit in on_hits:
-        hit["level"] = 1
-        if not hit["vetoed"]:
-            others = [s for s in rules.on_scans if s != hit["scan"]]
-            hit["level"] = 3 if all(near(hit, on_hits, scan) for scan in others) else 2
-    level = max((hit["level"] for hit in on_hits), default=0)
-    score = -np.inf
-    for hit in (h for h in candidates if h["scan"] in rules.on_scans):
-        worst_off = 0.0
-        for scan in off_scans:
-            centre, tolerance = _window(hit, scan, rules, step)
-            low = int(max(0, np.floor(centre - tolerance)))
-            high = int(min(channels, np.ceil(centre + tolerance) + 1))
-            if low < high:
-                worst_off = max(worst_off, float(search.snr[scan, low:high].max()))
-        score = max(score, hit["snr"] - worst_off)
-    return {"level": level, "score": float(score if np.isfinite(score) else 0.0), "hits": hits}
+def score_cadence(search: ScanSearch, rules: EventRules) -> CadenceResult:
+    """turboSETI's find_event over one cadence's hits (:func:`setibl.classical.events.find_events`)
+    and its ranking score."""
+    floor = min(rules.snr_threshold, rules.off_snr_threshold)
+    hits = find_events(
+        find_hits(search, floor, rules.hit_window, rules.top_hits), rules, search.drift_step
+    )
+    level = max((h.level for h in hits), default=0)
+    score = cadence_score(hits, rules, search.drift_step, search.snr)
+    return CadenceResult(level, score, hits)
 
 
 def cadence_prediction(level: int, score: float, filter_level: int) -> float:
-    """Map (level, score) into [0, 1], ordered by (passes filter_level, score).
-
-    ``filter_level`` 0 ranks by score alone; 1-3 put cadences that reach it above all others.
-    """
-    squashed = float(expit(score / 5.0))
-    if filter_level == 0:
-        return float(squashed)
-    return float(0.5 + 0.5 * squashed if level >= filter_level else 0.5 * squashed)
+    """Map (level, score) into [0, 1], ordered by (passes filter_level, score), without ties
+    among distinct scores (see :func:`setibl.classical.events.prediction`)."""
+    return prediction(level, score, filter_level)
 
 
 def run_search(
@@ -264,10 +223,10 @@ def run_search(
         predictions.append(
             {
                 "id": ident,
-                "target": cadence_prediction(result["level"], result["score"], filter_level),
-                "score": result["score"],
-                "level": result["level"],
+                "target": cadence_prediction(result.level, result.score, filter_level),
+                "score": result.score,
+                "level": result.level,
             }
         )
-        hit_rows.extend({"id": ident, **hit} for hit in result["hits"])
+        hit_rows.extend({"id": ident, **asdict(hit)} for hit in result.hits)
     return predictions, hit_rows

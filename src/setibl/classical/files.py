@@ -30,6 +30,7 @@ import pandas as pd
 
 from setibl.classical.dedoppler import (
     EventRules,
+    Hit,
     ScanSearch,
     check_noise_statistic,
     find_hits,
@@ -51,12 +52,35 @@ HIT_COLUMNS = [
 CADENCE_COLUMNS = ["scan", "file", *HIT_COLUMNS, "vetoed", "level"]
 
 
+def prepare_block(block: np.ndarray, path: str | os.PathLike, blank_dc: bool = True) -> np.ndarray:
+    """A (T, F) coarse-channel block as turboSETI searches it: the DC spike (centre channel)
+    replaced by the mean of its neighbours (``blank_dc``), then zero rows appended up to the
+    next power of two (turboSETI pads; nothing is cut). DataError naming the file when it has
+    fewer than 2 time steps."""
+    rows, channels = block.shape
+    if rows < 2:
+        raise DataError(f"{path}: {rows} time step(s); a de-Doppler search needs at least 2")
+    block = np.array(block, np.float32)
+    if blank_dc and channels >= 3:
+        middle = channels // 2
+        block[:, middle] = (block[:, middle - 1] + block[:, middle + 1]) / 2
+    padded = 1 << (rows - 1).bit_length()
+    if padded > rows:
+        block = np.concatenate([block, np.zeros((padded - rows, channels), np.float32)])
+    return block
+
+
 def scan_search(
     block: np.ndarray, max_drift_ch: float, bandpass_window: int = 0, noise: str = "mad"
 ) -> tuple[ScanSearch, int]:
-    """Best-drift S/N map of one (T, F) block as a one-scan :class:`ScanSearch`, and the
-    largest drift index searched."""
+    """Best-drift S/N map of one prepared (T, F) block (T a power of two) as a one-scan
+    :class:`ScanSearch`, and the largest drift index searched."""
     return search_scans(block[None], abs(max_drift_ch), 1, bandpass_window, noise)
+
+
+def _keep_drift(hits: list[Hit], min_drift_ch: float) -> list[Hit]:
+    # turboSETI reports no hit with |drift| below its min_drift (1e-5 Hz/s: zero drift)
+    return [h for h in hits if abs(h.drift_ch_per_step) >= min_drift_ch]
 
 
 def _default_window(hit_window: int | None, max_index: int) -> int:
@@ -64,16 +88,16 @@ def _default_window(hit_window: int | None, max_index: int) -> int:
     return hit_window if hit_window is not None else 2 * max(max_index, 1)
 
 
-def _physical(hit: dict, coarse: int, fine: int, header: Header) -> dict:
-    channel = coarse * fine + hit["channel"]
-    drift = hit["drift_ch_per_step"]
+def _physical(hit: Hit, coarse: int, first: int, header: Header) -> dict:
+    channel = first + hit.channel
+    drift = hit.drift_ch_per_step
     return {
         "coarse_channel": coarse,
         "channel": channel,
         "frequency_mhz": header.fch1_mhz + channel * header.foff_mhz,
         "drift_hz_per_s": drift * header.foff_mhz * 1e6 / header.tsamp_s + 0.0,
         "drift_ch_per_step": drift,
-        "snr": hit["snr"],
+        "snr": hit.snr,
     }
 
 
@@ -85,6 +109,9 @@ def search_file(
     hit_window: int | None = None,
     bandpass_window: int = 0,
     noise: str = "mad",
+    min_drift_hz_per_s: float = 1e-5,
+    blank_dc: bool = True,
+    chunk_channels: int = 2**20,
 ) -> pd.DataFrame:
     """Every hit of a filterbank file, one row each (:data:`HIT_COLUMNS`), strongest first.
 
@@ -95,12 +122,16 @@ def search_file(
     check_noise_statistic(noise)
     header = read_header(path)
     max_drift_ch = abs(header.drift_ch_per_step(max_drift_hz_per_s))
+    min_drift_ch = abs(header.drift_ch_per_step(min_drift_hz_per_s))
     rows = []
-    for coarse, block in coarse_blocks(path, header, coarse_channels):
+    for coarse, first, block in coarse_blocks(path, header, coarse_channels, chunk_channels):
+        block = prepare_block(block, path, blank_dc)
         search, max_index = scan_search(block, max_drift_ch, bandpass_window, noise)
         window = _default_window(hit_window, max_index)
-        hits = find_hits(search, snr_threshold, window, top=block.shape[1])
-        rows += [_physical(hit, coarse, block.shape[1], header) for hit in hits]
+        hits = _keep_drift(
+            find_hits(search, snr_threshold, window, top=block.shape[1]), min_drift_ch
+        )
+        rows += [_physical(hit, coarse, first, header) for hit in hits]
     table = pd.DataFrame(rows, columns=HIT_COLUMNS)
     return table.sort_values("snr", ascending=False, kind="stable").reset_index(drop=True)
 
@@ -116,6 +147,10 @@ def search_cadence_files(
     hit_window: int | None = None,
     bandpass_window: int = 0,
     noise: str = "mad",
+    min_drift_hz_per_s: float = 1e-5,
+    blank_dc: bool = True,
+    chunk_channels: int = 2**20,
+    veto_window: str = "turboseti",
 ) -> pd.DataFrame:
     """turboSETI's find_event over a cadence of files (ON and OFF scans in time order).
 
@@ -125,18 +160,28 @@ def search_cadence_files(
     """
     check_noise_statistic(noise)
     if len(paths) < 2:
-        raise DataError("a cadence needs at least two files")
+        raise DataError(f"{paths[0] if paths else 'cadence'}: a cadence needs at least two files")
     if not on_scans or any(not 0 <= s < len(paths) for s in on_scans):
-        raise DataError(f"ON scans {tuple(on_scans)} do not index {len(paths)} files")
+        raise DataError(
+            f"{paths[-1]}: ON scans {tuple(on_scans)} do not index the {len(paths)} files given"
+        )
     headers = cadence_headers(paths)
     first = headers[0]
     starts = tuple((h.tstart_mjd - first.tstart_mjd) * 86400.0 / first.tsamp_s for h in headers)
     max_drift_ch = abs(first.drift_ch_per_step(max_drift_hz_per_s))
-    streams = [coarse_blocks(p, h, coarse_channels) for p, h in zip(paths, headers, strict=True)]
+    min_drift_ch = abs(first.drift_ch_per_step(min_drift_hz_per_s))
+    streams = [
+        coarse_blocks(p, h, coarse_channels, chunk_channels)
+        for p, h in zip(paths, headers, strict=True)
+    ]
     rows = []
     for blocks in zip(*streams, strict=True):
-        coarse, fine = blocks[0][0], blocks[0][1].shape[1]
-        searches = [scan_search(block, max_drift_ch, bandpass_window, noise) for _, block in blocks]
+        coarse, first_channel, fine = blocks[0][0], blocks[0][1], blocks[0][2].shape[1]
+        prepared = [
+            prepare_block(block, path, blank_dc)
+            for (_, _, block), path in zip(blocks, paths, strict=True)
+        ]
+        searches = [scan_search(b, max_drift_ch, bandpass_window, noise) for b in prepared]
         cadence = ScanSearch(
             np.stack([s.snr[0] for s, _ in searches]),
             np.stack([s.drift[0] for s, _ in searches]),
@@ -150,15 +195,19 @@ def search_cadence_files(
             off_tolerance=off_tolerance,
             on_scans=tuple(on_scans),
             scan_starts=starts,
+            veto_window=veto_window,
+            max_drift=max_drift_ch,
+            scan_length=float(prepared[0].shape[0]),  # turboSETI: padded steps x tsamp
+            min_drift=min_drift_ch,
         )
-        for hit in score_cadence(cadence, rules)["hits"]:
+        for hit in score_cadence(cadence, rules).hits:
             rows.append(
                 {
-                    "scan": hit["scan"],
-                    "file": str(paths[hit["scan"]]),
-                    **_physical(hit, coarse, fine, first),
-                    "vetoed": hit["vetoed"],
-                    "level": hit["level"],
+                    "scan": hit.scan,
+                    "file": str(paths[hit.scan]),
+                    **_physical(hit, coarse, first_channel, first),
+                    "vetoed": hit.vetoed,
+                    "level": hit.level,
                 }
             )
     table = pd.DataFrame(rows, columns=CADENCE_COLUMNS)

@@ -122,6 +122,9 @@ def dedoppler_file(files, out, config_path, overrides, **options) -> None:
             None,
             settings.bandpass_window,
             settings.noise,
+            settings.min_drift_hz,
+            settings.blank_dc,
+            settings.chunk_channels,
         )
         tables.append(hits.assign(file=str(path))[["file", *HIT_COLUMNS]])
     table = pd.concat(tables, ignore_index=True)
@@ -167,6 +170,10 @@ def dedoppler_cadence(
         coarse_channels=settings.coarse_channels or None,
         bandpass_window=settings.bandpass_window,
         noise=settings.noise,
+        min_drift_hz_per_s=settings.min_drift_hz,
+        blank_dc=settings.blank_dc,
+        chunk_channels=settings.chunk_channels,
+        veto_window=settings.veto_window,
     )
     events = hits[hits["level"] >= settings.filter_level]
     atomic_write_csv(Path(out).with_suffix(".hits.csv"), hits)

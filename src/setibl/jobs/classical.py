@@ -52,6 +52,11 @@ def dedoppler_workflow(
         off_tolerance=settings.off_tolerance,
         on_scans=config.data.on_scans,
         scan_period=config.data.height + config.synth.gap_steps,
+        veto_window=settings.veto_window,
+        max_drift=settings.max_drift,
+        scan_length=float(config.data.height),
+        min_drift=settings.min_drift,
+        score=settings.score,
     )
     jobs = [
         (

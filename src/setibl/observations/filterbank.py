@@ -69,8 +69,10 @@ def read_header(path: str | os.PathLike) -> Header:
         reader = file_wrapper.open_file(str(path), load_data=False)
         header = reader.header
         shape = reader.selection_shape
-    except Exception as err:  # blimpy raises many kinds for a file it cannot parse
-        raise DataError(f"{path}: not a readable filterbank ({err})") from None
+    except (Exception, SystemExit) as err:  # blimpy raises many kinds, and exits on some files
+        raise DataError(
+            f"{path}: not a readable filterbank ({err or type(err).__name__})"
+        ) from None
     return Header(
         fch1_mhz=float(header["fch1"]),
         foff_mhz=float(header["foff"]),
@@ -101,31 +103,40 @@ def _fil_samples(path: str | os.PathLike, header: Header) -> np.ndarray:
 
 
 def coarse_blocks(
-    path: str | os.PathLike, header: Header, coarse_channels: int | None = None
-) -> Iterator[tuple[int, np.ndarray]]:
-    """(index, (T, fine) float32) per coarse channel, feed 0, read one block at a time (an
-    .h5 dataset is sliced, a .fil file memory-mapped): a file never sits in memory whole.
-    ``coarse_channels`` None: :meth:`Header.coarse_channel_count`."""
+    path: str | os.PathLike,
+    header: Header,
+    coarse_channels: int | None = None,
+    chunk_channels: int = HIGH_RESOLUTION_FINE_CHANNELS,
+) -> Iterator[tuple[int, int, np.ndarray]]:
+    """(index, first channel, (T, width) float32) per coarse channel, feed 0, read one block at
+    a time (an .h5 dataset is sliced, a .fil file memory-mapped): a file never sits in memory
+    whole. ``coarse_channels`` None: :meth:`Header.coarse_channel_count`, except that a file
+    with neither ``nfpc`` nor a multiple of 2^20 channels is read in blocks of
+    ``chunk_channels`` (the last one narrower) rather than whole."""
     if coarse_channels is None:
         coarse_channels = header.coarse_channel_count()
-    if coarse_channels < 1 or header.channels % coarse_channels:
+        has_nfpc = header.fine_per_coarse and header.channels % header.fine_per_coarse == 0
+        if coarse_channels == 1 and not has_nfpc and header.channels > chunk_channels:
+            coarse_channels = 0  # chunked below
+    if coarse_channels and (coarse_channels < 1 or header.channels % coarse_channels):
         raise DataError(
             f"{path}: {header.channels} channels do not split into "
             f"{coarse_channels} coarse channels"
         )
-    fine = header.channels // coarse_channels
+    width = header.channels // coarse_channels if coarse_channels else chunk_channels
+    starts = range(0, header.channels, width)
     if str(path).endswith(".h5"):
         import h5py
         import hdf5plugin  # noqa: F401  (registers the bitshuffle filter BL files use)
 
         with h5py.File(path, "r") as handle:
             data = handle["data"]
-            for index in range(coarse_channels):
-                yield index, np.asarray(data[:, 0, index * fine : (index + 1) * fine], np.float32)
+            for index, start in enumerate(starts):
+                yield index, start, np.asarray(data[:, 0, start : start + width], np.float32)
     else:
         samples = _fil_samples(path, header)
-        for index in range(coarse_channels):
-            yield index, np.asarray(samples[:, 0, index * fine : (index + 1) * fine], np.float32)
+        for index, start in enumerate(starts):
+            yield index, start, np.asarray(samples[:, 0, start : start + width], np.float32)
 
 
 def cadence_headers(paths: Sequence[str | os.PathLike]) -> list[Header]:
