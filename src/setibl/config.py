@@ -144,6 +144,8 @@ class DedopplerConfig:
     veto_window: str = "turboseti"  # OFF veto / ON follow ranges: "turboseti" or "narrow"
     min_drift: float = 0.0  # ON hits need |drift| >= this, channels per step (0: zero drift too)
     score: str = "snr"  # cadence ranking: "snr", "on_scans" or "combined"
+    veto_drift_tolerance: float = 0.03  # vetoed cadences: OFF hits this close in drift (ch/step)
+    veto_weight: float = 3.0  # ... count this many times their S/N against the ON hit's
     filter_level: int = 3  # 0: rank by score alone; 1-3: turboSETI's find_event levels
     workers: int = 2
 
@@ -349,6 +351,12 @@ def validate_config(config: Config) -> None:
                 f"config key '{section}.veto_window': must be 'turboseti' or 'narrow', "
                 f"got {window!r}"
             )
+    if config.dedoppler.veto_drift_tolerance < 0 or config.dedoppler.veto_weight < 0:
+        raise ConfigError(
+            "config keys 'dedoppler.veto_drift_tolerance' and 'dedoppler.veto_weight': must not "
+            f"be negative, got {config.dedoppler.veto_drift_tolerance}, "
+            f"{config.dedoppler.veto_weight}"
+        )
     if config.dedoppler.score not in ("snr", "on_scans", "combined"):
         raise ConfigError(
             "config key 'dedoppler.score': must be 'snr', 'on_scans' or 'combined', "

@@ -133,3 +133,26 @@ def test_narrow_window_keeps_what_the_turboseti_window_vetoes():
         )
         flagged = find_events(needle + rfi, rules, 1 / 15)
         assert max(h.level for h in flagged[:3]) == level
+
+
+def test_vetoed_cadences_rank_by_off_evidence_at_the_same_drift():
+    """Among cadences the wide window vetoes, an ON line whose drift recurs in an OFF scan far
+    away (RFI that wanders or restarts) ranks below a line beside RFI of another drift."""
+    from setibl.classical.events import cadence_score
+
+    rules = EventRules(snr_threshold=7.0, off_snr_threshold=8.0, veto_weight=3.0)
+    snr_map = np.zeros((6, 256))
+    needle_beside_rfi = [Hit(0, 100, 0.05, 40.0), Hit(1, 160, -0.2, 30.0)]
+    wandering_rfi = [Hit(0, 100, 0.05, 40.0), Hit(1, 160, 0.06, 30.0)]
+    scores = []
+    for hits in (needle_beside_rfi, wandering_rfi):
+        events = find_events(hits, rules, drift_step=1 / 255)
+        assert all(h.vetoed for h in events if h.scan == 0)  # the wide window vetoes both
+        scores.append(cadence_score(events, rules, 1 / 255, snr_map))
+    assert -1.0 < scores[1] < scores[0] < 0.0
+    # 40 - 3 x 30 = -50 for the wandering line; the other keeps its S/N of 40
+    assert scores[1] == pytest.approx((-50 / 60 - 1) / 2)
+    assert scores[0] == pytest.approx((40 / 50 - 1) / 2)
+    blind = EventRules(snr_threshold=7.0, off_snr_threshold=8.0, veto_drift_tolerance=0.0)
+    events = find_events(wandering_rfi, blind, drift_step=1 / 255)
+    assert cadence_score(events, blind, 1 / 255, snr_map) == pytest.approx(scores[0])

@@ -82,6 +82,10 @@ class EventRules:
     scan_length: float = 273.0  # time steps of one scan (turboSETI's obs_length)
     min_drift: float = 0.0  # ON hits need |drift| >= this (channels per step)
     score: str = "snr"
+    # vetoed cadences: OFF hits at the ON hit's drift (+- this, channels per step) anywhere in
+    # the band count as its OFF evidence, weighted by veto_weight (RFI recurs at its drift)
+    veto_drift_tolerance: float = 0.03
+    veto_weight: float = 3.0
 
     def __post_init__(self) -> None:
         if self.veto_window not in VETO_WINDOWS:
@@ -156,14 +160,22 @@ def find_events(hits: list[Hit], rules: EventRules, drift_step: float) -> list[H
     return [out[i] for i in range(len(hits))]
 
 
-def narrow_margin(hits: list[Hit], rules: EventRules, drift_step: float, snr_map) -> float:
-    """Best over ON hits of ``S/N - the largest OFF S/N`` (any drift) inside the narrow window
-    of each OFF scan; ``snr_map`` (scans, channels) is the best-drift S/N map. -inf if no ON
-    hit."""
+def off_margin(hits: list[Hit], rules: EventRules, drift_step: float, snr_map) -> float:
+    """Best over ON hits of ``S/N - veto_weight x its OFF evidence``: the largest OFF S/N (any
+    drift) inside the narrow window of each OFF scan, or of an OFF hit (S/N >= the OFF
+    threshold) anywhere in the band whose drift is within ``veto_drift_tolerance`` of the ON
+    hit's (RFI that wanders or restarts between scans keeps its drift). ``snr_map`` (scans,
+    channels) is the best-drift S/N map. -inf if no ON hit."""
     channels = snr_map.shape[1]
+    off = [h for h in hits if h.scan not in rules.on_scans and h.snr >= rules.off_snr_threshold]
     best = -math.inf
     for hit in (h for h in hits if h.scan in rules.on_scans):
-        worst_off = 0.0
+        same_drift = (
+            o.snr
+            for o in off
+            if abs(o.drift_ch_per_step - hit.drift_ch_per_step) <= rules.veto_drift_tolerance
+        )
+        worst_off = max(same_drift, default=0.0)
         for scan in range(snr_map.shape[0]):
             if scan in rules.on_scans:
                 continue
@@ -171,7 +183,7 @@ def narrow_margin(hits: list[Hit], rules: EventRules, drift_step: float, snr_map
             first, last = max(0, math.ceil(low)), min(channels, math.floor(high) + 1)
             if first < last:
                 worst_off = max(worst_off, float(snr_map[scan, first:last].max()))
-        best = max(best, hit.snr - worst_off)
+        best = max(best, hit.snr - rules.veto_weight * worst_off)
     return best
 
 
@@ -180,7 +192,7 @@ def cadence_score(hits: list[Hit], rules: EventRules, drift_step: float, snr_map
     :func:`find_events`, ``snr_map`` the (scans, channels) best-drift S/N map."""
     passed = [h for h in hits if h.level >= 2]
     if not passed:
-        margin = narrow_margin(hits, rules, drift_step, snr_map)
+        margin = off_margin(hits, rules, drift_step, snr_map)
         margin = margin if math.isfinite(margin) else -1e6
         return (margin / (abs(margin) + 10.0) - 1.0) / 2.0
     if rules.score == "snr":

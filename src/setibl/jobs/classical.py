@@ -57,6 +57,8 @@ def dedoppler_workflow(
         scan_length=float(config.data.height),
         min_drift=settings.min_drift,
         score=settings.score,
+        veto_drift_tolerance=settings.veto_drift_tolerance,
+        veto_weight=settings.veto_weight,
     )
     jobs = [
         (
