@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from click.testing import CliRunner
 
@@ -54,3 +56,13 @@ def test_train_with_a_value_out_of_range(kaggle_folder, tmp_path, override, key)
     )
     assert f"'{key}'" in line
     assert not (tmp_path / "r").exists()
+
+
+def test_resume_refuses_other_shards(tmp_path):
+    run, shards, other = tmp_path / "run", tmp_path / "shards", tmp_path / "other"
+    save_config(load_config(find_config("demo")), run / "config.toml")
+    (run / "run.json").write_text(json.dumps({"records": str(shards)}))
+    line = _run("train", "--resume", str(run), str(other))
+    assert str(other) in line and "--resume" in line
+    line = _run("train", "--resume", str(run), str(find_config("demo")), str(shards))
+    assert "drop" in line
