@@ -34,11 +34,10 @@ def test_tta_passes_do_not_retrace(shards):
     model = keras.Model(inputs, keras.layers.Dense(1, activation="sigmoid")(pooled))
     traces.clear()
     spec = PipelineSpec(tuple(manifest["image_shape"]), manifest["encoding"])
+    augment = AugmentConfig(jit_compile=False)
     for split in ("train", "test"):  # 22 and 7 records in batches of 4: two batch sizes each
         files = shard_paths(records, manifest, split)
-        result = predict_records(
-            model, files, spec, 4, AugmentConfig(jit_compile=False), tta=3, seed=1
-        )
+        result = predict_records(model, files, spec, 4, augment, tta=3, seed=1)
         assert len(result.ids) == {"train": 22, "test": 7}[split]
         assert np.isfinite(result.tta).all()
     assert len(traces) <= 2, traces  # the full batch and a shape-relaxed one, for 8 passes
