@@ -54,7 +54,7 @@ def _filter_native_stderr() -> None:
     os.dup2(sink, 2)
     os.close(sink)
     sys.stderr = io.TextIOWrapper(
-        open(terminal, "wb", buffering=0, closefd=False),
+        open(terminal, "wb", buffering=0, closefd=False),  # noqa: SIM115 (lives on)
         encoding=sys.stderr.encoding,
         errors="backslashreplace",
         write_through=True,
