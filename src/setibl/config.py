@@ -137,7 +137,7 @@ class TrainConfig:
     submit: str = "tta"  # predictions submitted: "tta", "plain", or "auto" (higher OOF AUC)
     fold_weights: tuple[float, ...] = ()  # empty: 1 / folds each
     shuffle_buffer: int = 2048
-    cache: bool = True
+    cache: bool = True  # in memory when the shards fit in half the free memory (see log)
     mixed_precision: bool = False  # bfloat16 on TPU/GPU
     jit_compile: bool = False  # forced off on CPU, where XLA is slower
     tensorboard: bool = True

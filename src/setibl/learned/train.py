@@ -35,7 +35,7 @@ from setibl.io import (
     atomic_write_text,
     remove_temporaries,
 )
-from setibl.learned.devices import Hardware, use_xla
+from setibl.learned.devices import Hardware, available_memory, use_xla
 from setibl.learned.layouts import get_layout
 from setibl.learned.models import build_model, compile_model
 from setibl.learned.pipeline import PipelineSpec, eval_dataset, train_dataset
@@ -120,6 +120,28 @@ def resume_point(fold_dir: Path) -> tuple[dict, Path | None]:
     return state, last
 
 
+def cache_in_memory(
+    requested: bool, shard_bytes: int, available_bytes: int | None
+) -> tuple[bool, str]:
+    """Whether a fold caches its records in memory, and why, for the log.
+
+    The cache holds the serialized records, about the size of the shard files (on the full
+    Kaggle set ~20 GB per fold for on3, ~40 GB for all6). It is used when asked and when it
+    takes at most half the memory free now; otherwise every epoch reads the shards from disk.
+    """
+    size = f"{shard_bytes / 1e9:.2f} GB"
+    if not requested:
+        return False, f"reading {size} of shards from disk each epoch (train.cache off)"
+    if available_bytes is None:
+        return True, f"caching {size} of shards in memory (free memory unknown)"
+    if shard_bytes > available_bytes // 2:
+        return False, (
+            f"not caching: the fold's shards ({size}) exceed half the free memory "
+            f"({available_bytes / 1e9:.2f} GB); reading them from disk each epoch"
+        )
+    return True, f"caching {size} of shards in memory ({available_bytes / 1e9:.2f} GB free)"
+
+
 @dataclass
 class TrainingContext:
     config: Config
@@ -179,6 +201,9 @@ def _fit_fold(
     train_count = sum(counts[Path(f).name] for f in train_files)
     valid_count = sum(counts[Path(f).name] for f in valid_files)
     steps = max(1, train_count // global_batch)
+    shard_bytes = sum(Path(f).stat().st_size for f in [*train_files, *valid_files])
+    cache, reason = cache_in_memory(config.train.cache, shard_bytes, available_memory())
+    log(f"fold {fold}: {reason}")
     train_data = train_dataset(
         train_files,
         ctx.spec,
@@ -186,9 +211,9 @@ def _fit_fold(
         config.augment,
         seed=config.run.seed + fold + 1000 * done,
         shuffle_buffer=config.train.shuffle_buffer,
-        cache=config.train.cache,
+        cache=cache,
     )
-    valid_data = eval_dataset(valid_files, ctx.spec, global_batch, cache=config.train.cache)
+    valid_data = eval_dataset(valid_files, ctx.spec, global_batch, cache=cache)
     jit = use_xla(hardware, config.train.jit_compile)
     with hardware.strategy.scope():
         if last is not None:
