@@ -1,4 +1,6 @@
 import dataclasses
+import subprocess
+import sys
 
 import pytest
 
@@ -6,6 +8,7 @@ from setibl.config import (
     Config,
     ConfigError,
     apply_overrides,
+    bundled_configs,
     config_to_toml,
     find_config,
     load_config,
@@ -99,3 +102,72 @@ def test_unknown_key_in_file_is_named(tmp_path):
 def test_config_is_frozen():
     with pytest.raises(dataclasses.FrozenInstanceError):
         Config().train.epochs = 1  # type: ignore[misc]
+
+
+def test_every_shipped_config_is_valid():
+    for name in bundled_configs():
+        load_config(find_config(name))
+
+
+@pytest.mark.parametrize(
+    ("override", "named"),
+    [
+        ("train.epochs=-1", "train.epochs"),
+        ("train.epochs=0", "train.epochs"),
+        ("train.batch_size=0", "train.batch_size"),
+        ("train.tta=-2", "train.tta"),
+        ("augment.dropout_size=5", "augment.dropout_size"),
+        ("augment.dropout_size=0", "augment.dropout_size"),
+        ("augment.dropout_prob=1.5", "augment.dropout_prob"),
+        ("augment.saturation=[1.3, 0.7]", "augment.saturation"),
+        ("augment.shift_px=-1", "augment.shift_px"),
+        ("synth.snr_max=5", "synth.snr_max"),
+        ("synth.rfi_fraction=2", "synth.rfi_fraction"),
+        ("synth.partial_on_fraction=-0.1", "synth.partial_on_fraction"),
+        ('synth.needle_kinds=["constant", "zigzag"]', "synth.needle_kinds"),
+        ("synth.rfi_kinds=[]", "synth.rfi_kinds"),
+        ("data.on_scans=[]", "data.on_scans"),
+        ("data.on_scans=[0, 0, 2]", "data.on_scans"),
+        ("data.on_scans=[0, 2, 6]", "data.on_scans"),
+        ("records.train_shards=0", "records.train_shards"),
+        ("records.workers=0", "records.workers"),
+        ("model.head_dropout=1.0", "model.head_dropout"),
+        ("schedule.decay=0", "schedule.decay"),
+        ("dedoppler.top_hits=0", "dedoppler.top_hits"),
+        ("observations.noise=gauss", "observations.noise"),
+        ("train.verbose=3", "train.verbose"),
+    ],
+)
+def test_out_of_range_values_name_the_key(override, named):
+    with pytest.raises(ConfigError, match=f"'{named}'"):
+        apply_overrides(Config(), [override])
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "known"),
+    [("records.layout", '"on_of"', "on_off"), ("model.backbone", '"efficientnet_b9"', "small_cnn")],
+)
+def test_unknown_layout_or_backbone_fails_at_load_naming_the_known(key, value, known):
+    with pytest.raises(ConfigError, match=rf"'{key}'.*{known}"):
+        load_config(None, [f"{key}={value}"])
+
+
+def test_layouts_that_need_off_scans():
+    layout = 'records.layout="on_off"'
+    assert load_config(None, [layout]).data.on_scans == (0, 2, 4)
+    with pytest.raises(ConfigError, match="'data.on_scans'.*OFF scan after every ON scan"):
+        load_config(None, [layout, "data.on_scans=[0, 1, 4]"])
+    with pytest.raises(ConfigError, match="'data.on_scans'.*OFF scan after every ON scan"):
+        load_config(None, [layout, "data.on_scans=[1, 3, 5]"])
+    with pytest.raises(ConfigError, match="'data.on_scans'.*OFF veto"):
+        load_config(None, ["data.on_scans=[0, 1, 2, 3, 4, 5]"])
+    load_config(None, ["data.on_scans=[0, 1, 2, 3, 4, 5]", "dedoppler.filter_level=0"])
+
+
+def test_config_load_does_not_load_tensorflow():
+    script = (
+        "import sys; from setibl.config import load_config, find_config; "
+        "load_config(find_config('demo'), ['model.backbone=small_cnn']); "
+        "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules"
+    )
+    subprocess.run([sys.executable, "-c", script], check=True)

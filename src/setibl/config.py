@@ -11,6 +11,7 @@ import os
 import tomllib
 import types
 import typing
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,18 @@ from setibl.errors import ConfigError
 # A B A C A D: the target (ON) is observed in scans 0, 2, 4, three other stars in 1, 3, 5
 ON_SCANS: tuple[int, ...] = (0, 2, 4)
 OFF_SCANS: tuple[int, ...] = (1, 3, 5)
+
+# Names of the layout and backbone registries (setibl.learned.layouts / .models, whose tests
+# check they agree), here so a config is checked at load without loading TensorFlow.
+LAYOUT_NAMES: tuple[str, ...] = ("on3", "all6", "on_off", "stack")
+BACKBONE_NAMES: tuple[str, ...] = (
+    *(f"efficientnet_b{i}" for i in range(8)),
+    *(f"efficientnetv2_{s}" for s in ("b0", "b1", "b2", "b3", "s")),
+    "resnet50v2",
+    "xception",
+    "inception_v3",
+    "small_cnn",
+)
 
 
 @dataclass(frozen=True)
@@ -124,7 +137,7 @@ class TrainConfig:
     submit: str = "tta"  # predictions submitted: "tta", "plain", or "auto" (higher OOF AUC)
     fold_weights: tuple[float, ...] = ()  # empty: 1 / folds each
     shuffle_buffer: int = 2048
-    cache: bool = True
+    cache: bool = True  # in memory when the shards fit in half the free memory (see log)
     mixed_precision: bool = False  # bfloat16 on TPU/GPU
     jit_compile: bool = False  # forced off on CPU, where XLA is slower
     tensorboard: bool = True
@@ -366,6 +379,159 @@ def validate_config(config: Config) -> None:
         raise ConfigError("config keys 'dedoppler.min_drift', 'observations.min_drift_hz': >= 0")
     if config.observations.chunk_channels < 2:
         raise ConfigError("config key 'observations.chunk_channels': must be at least 2")
+    _validate_ranges(config)
+
+
+def _require(ok: bool, key: str, rule: str, value: Any) -> None:
+    if not ok:
+        raise ConfigError(f"config key '{key}': must {rule}, got {value!r}")
+
+
+def _check_each(config: Config, checks: dict[str, tuple[Callable[[Any], bool], str]]) -> None:
+    """``{"section.key": (predicate, rule)}``: raise for the first value that fails."""
+    for key, (predicate, rule) in checks.items():
+        section, name = key.split(".")
+        value = getattr(getattr(config, section), name)
+        _require(predicate(value), key, rule, value)
+
+
+def _positive(value: float) -> bool:
+    return value > 0
+
+
+def _not_negative(value: float) -> bool:
+    return value >= 0
+
+
+def _fraction(value: float) -> bool:
+    return 0.0 <= value <= 1.0
+
+
+def _ordered_pair(value: tuple[float, float]) -> bool:
+    return 0.0 <= value[0] <= value[1]
+
+
+def _validate_ranges(config: Config) -> None:
+    """Ranges of single values, then the rules that tie several together."""
+    positive, not_negative = (_positive, "be > 0"), (_not_negative, "be >= 0")
+    fraction = (_fraction, "lie in [0, 1]")
+    known_needles, known_rfi = SynthConfig().needle_kinds, SynthConfig().rfi_kinds
+    _check_each(
+        config,
+        {
+            "run.seed": not_negative,
+            "data.scans": positive,
+            "data.height": positive,
+            "data.width": positive,
+            "data.load_workers": positive,
+            "synth.n_train": not_negative,
+            "synth.n_test": not_negative,
+            "synth.needle_fraction": fraction,
+            "synth.rfi_fraction": fraction,
+            "synth.partial_on_fraction": fraction,
+            "synth.df_hz": positive,
+            "synth.dt_s": positive,
+            "synth.gap_steps": not_negative,
+            "synth.snr_min": positive,
+            "synth.drift_max": not_negative,
+            "synth.steep_drift_max": not_negative,
+            "synth.width_min_hz": positive,
+            "synth.noise_dof": positive,
+            "synth.bandpass_ripple": (lambda v: 0.0 <= v < 1.0, "lie in [0, 1)"),
+            "synth.bandpass_jitter": (lambda v: 0.0 <= v < 1.0, "lie in [0, 1)"),
+            "synth.needle_kinds": (
+                lambda v: bool(v) and set(v) <= set(known_needles),
+                f"be a non-empty list of {known_needles}",
+            ),
+            "synth.rfi_kinds": (
+                lambda v: bool(v) and set(v) <= set(known_rfi),
+                f"be a non-empty list of {known_rfi}",
+            ),
+            "records.layout": (lambda v: v in LAYOUT_NAMES, f"be one of {LAYOUT_NAMES}"),
+            "records.train_shards": positive,
+            "records.test_shards": positive,
+            "records.workers": positive,
+            "augment.rotation_deg": not_negative,
+            "augment.shear_deg": not_negative,
+            "augment.zoom_sigma": not_negative,
+            "augment.shift_px": not_negative,
+            "augment.saturation": (_ordered_pair, "be [low, high] with 0 <= low <= high"),
+            "augment.contrast": (_ordered_pair, "be [low, high] with 0 <= low <= high"),
+            "augment.brightness": not_negative,
+            "augment.dropout_prob": fraction,
+            "augment.dropout_count": not_negative,
+            "augment.dropout_size": (
+                lambda v: 0.0 < v <= 1.0,
+                "lie in (0, 1] (a fraction of the smaller image side)",
+            ),
+            "model.backbone": (lambda v: v in BACKBONE_NAMES, f"be one of {BACKBONE_NAMES}"),
+            "model.head_units": positive,
+            "model.head_dropout": (lambda v: 0.0 <= v < 1.0, "lie in [0, 1)"),
+            "model.label_smoothing": fraction,
+            "model.input_scale": positive,
+            "schedule.lr_start": not_negative,
+            "schedule.lr_max_per_sample": positive,
+            "schedule.lr_min": not_negative,
+            "schedule.ramp_epochs": not_negative,
+            "schedule.sustain_epochs": not_negative,
+            "schedule.decay": (lambda v: 0.0 < v <= 1.0, "lie in (0, 1]"),
+            "train.epochs": positive,
+            "train.batch_size": positive,
+            "train.tta": not_negative,
+            "train.fold_weights": (lambda v: all(w >= 0 for w in v), "hold weights >= 0"),
+            "train.shuffle_buffer": positive,
+            "train.verbose": (lambda v: v in (0, 1, 2), "be 0, 1 or 2"),
+            "dedoppler.snr_threshold": positive,
+            "dedoppler.off_snr_threshold": positive,
+            "dedoppler.hit_window": not_negative,
+            "dedoppler.top_hits": positive,
+            "dedoppler.off_tolerance": not_negative,
+            "dedoppler.workers": positive,
+            "observations.max_drift_hz": not_negative,
+            "observations.snr_threshold": positive,
+            "observations.off_snr_threshold": positive,
+            "observations.coarse_channels": not_negative,
+            "observations.bandpass_window": not_negative,
+            "observations.noise": (lambda v: v in ("mad", "turboseti"), "be 'mad' or 'turboseti'"),
+            "observations.filter_level": (lambda v: v in (1, 2, 3), "be 1, 2 or 3"),
+        },
+    )
+    synth, data = config.synth, config.data
+    _require(
+        synth.snr_min <= synth.snr_max,
+        "synth.snr_max",
+        f"be >= snr_min {synth.snr_min}",
+        synth.snr_max,
+    )
+    _require(
+        synth.width_min_hz <= synth.width_max_hz,
+        "synth.width_max_hz",
+        f"be >= width_min_hz {synth.width_min_hz}",
+        synth.width_max_hz,
+    )
+    on = data.on_scans
+    _require(
+        len(on) > 0 and len(set(on)) == len(on),
+        "data.on_scans",
+        "be a non-empty list of distinct scan indices",
+        list(on),
+    )
+    off = [s for s in range(data.scans) if s not in on]
+    if config.records.layout == "on_off":
+        _require(
+            all(s + 1 < data.scans and s + 1 not in on for s in on),
+            "data.on_scans",
+            f"have an OFF scan after every ON scan for records.layout 'on_off' "
+            f"({data.scans} scans)",
+            list(on),
+        )
+    if config.dedoppler.filter_level > 0:
+        _require(
+            bool(off),
+            "data.on_scans",
+            "leave OFF scans for dedoppler.filter_level > 0 (the OFF veto)",
+            list(on),
+        )
 
 
 def _toml_value(value: Any) -> str:

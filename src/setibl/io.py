@@ -7,13 +7,40 @@ import functools
 import io
 import json
 import os
-import tempfile
+import secrets
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
 import numpy as np
 import pandas as pd
+
+TEMPORARY_PATTERN = ".*.tmp*"  # what atomic_path names its temporaries
+
+
+def _create_temporary(path: Path) -> str:
+    """A new empty file beside ``path``, created with mode 0666 less the umask, like any file
+    the process creates (``mkstemp`` would force 0600 on every output)."""
+    suffix = "".join(path.suffixes) or ".tmp"
+    while True:
+        tmp = path.parent / f".{path.stem}.{secrets.token_hex(4)}.tmp{suffix}"
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        except FileExistsError:  # pragma: no cover - 32 random bits collided
+            continue
+        os.close(fd)
+        return str(tmp)
+
+
+def remove_temporaries(folder: str | os.PathLike) -> list[Path]:
+    """Delete temporaries that a killed writer left in ``folder``; returns what was deleted.
+
+    Only for folders one process writes at a time (a live writer's temporary would go too).
+    """
+    stale = [p for p in Path(folder).glob(TEMPORARY_PATTERN) if p.is_file()]
+    for path in stale:
+        path.unlink(missing_ok=True)
+    return stale
 
 
 @contextlib.contextmanager
@@ -25,9 +52,7 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    suffix = "".join(path.suffixes) or ".tmp"
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f".tmp{suffix}", dir=path.parent)
-    os.close(fd)
+    tmp = _create_temporary(path)
     try:
         yield Path(tmp)
         os.replace(tmp, path)

@@ -145,3 +145,18 @@ def test_each_switch_turns_its_transform_off(switch):
     images = _images(batch=8)
     np.testing.assert_array_equal(none(images, SEED).numpy(), images.numpy())
     assert not np.array_equal(only(images, SEED).numpy(), images.numpy())
+
+
+def test_dropout_hides_the_same_patch_in_every_scan_as_documented():
+    import setibl.learned.augment as augment_module
+
+    images = tf.ones([3, H, W, 6])  # all6: one channel per scan
+    config = AugmentConfig(dropout_prob=1.0, dropout_count=2, dropout_size=0.25)
+    dropped = random_dropout(images, SEED, config).numpy()
+    for image in dropped:
+        hidden = image == 0
+        assert hidden[..., 0].any()
+        for channel in range(1, 6):
+            np.testing.assert_array_equal(hidden[..., channel], hidden[..., 0])
+    text = " ".join(augment_module.__doc__.split())
+    assert "one mask shared by every channel" in text and "completely in one scan" not in text

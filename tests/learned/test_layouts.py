@@ -46,3 +46,9 @@ def test_declared_shape_matches_output(name, cadence):
 def test_unknown_layout_lists_known():
     with pytest.raises(ValueError, match="on3"):
         get_layout("diagonal")
+
+
+def test_config_knows_every_layout_by_name():
+    from setibl.config import LAYOUT_NAMES
+
+    assert set(LAYOUT_NAMES) == set(LAYOUTS)

@@ -68,3 +68,9 @@ def test_unavailable_imagenet_weights_say_so(monkeypatch):
     monkeypatch.setattr(keras.applications, "EfficientNetB0", offline)
     with pytest.raises(RuntimeError, match="ImageNet weights.*model.weights = 'none'"):
         build_model(ModelConfig(backbone="efficientnet_b0", weights="imagenet"), (64, 64, 3))
+
+
+def test_config_knows_every_backbone_by_name():
+    from setibl.config import BACKBONE_NAMES
+
+    assert sorted(BACKBONE_NAMES) == list_backbones()

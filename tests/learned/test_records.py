@@ -155,3 +155,31 @@ def test_too_few_snippets_for_shards():
 def test_spec_image_shape():
     assert ShardSpec("stack", "float16", (6, 16, 32), (0, 2, 4)).image_shape == (96, 32, 1)
     assert ShardSpec("on_off", "png8", (6, 16, 32), (0, 2, 4)).image_shape == (16, 32, 6)
+
+
+def test_changed_sources_are_never_mixed_with_old_shards(tmp_path):
+    data = write_kaggle_folder(tmp_path / "data")
+    config = load_config(None, _overrides())
+    out = tmp_path / "shards"
+    shard_data(config, data, out, progress=False)
+    shard_data(config, data, out, progress=False)  # the same sources: reused
+    labels = pd.read_csv(data / "train_labels.csv", dtype={"id": str})
+    labels.assign(target=1 - labels["target"]).to_csv(data / "train_labels.csv", index=False)
+    with pytest.raises(RecordsError, match="different plan"):
+        shard_data(config, data, out, progress=False)  # same ids, other labels
+    labels.to_csv(data / "train_labels.csv", index=False)
+    shard_data(config, data, out, progress=False)
+    victim = discover(data, "train").iloc[0]["path"]
+    np.save(victim, np.ones(TINY_SHAPE, np.float16))  # same ids and labels, another snippet
+    with pytest.raises(RecordsError, match="different plan"):
+        shard_data(config, data, out, progress=False)
+
+
+def test_sharding_removes_half_written_shards(tmp_path):
+    data = write_kaggle_folder(tmp_path / "data")
+    out = tmp_path / "shards"
+    out.mkdir()
+    stale = out / ".train-00-of-03-n4.1a2b3c4d.tmp.tfrec"
+    stale.write_bytes(b"half a shard")
+    shard_data(load_config(None, _overrides()), data, out, progress=False)
+    assert not stale.exists() and not list(out.glob(".*"))

@@ -142,7 +142,8 @@ def test_two_replica_mirrored_training(tmp_path, tiny_data):
         from setibl.config import load_config
         from setibl.learned.train import train_run
         from setibl.jobs.data import shard_data
-        config = load_config(None, {TINY_RUN_OVERRIDES!r} + ["train.epochs=1", "train.tta=0"])
+        from setibl.jobs.learned import predict_workflow
+        config = load_config(None, {TINY_RUN_OVERRIDES!r} + ["train.epochs=1"])
         hardware = detect_hardware(use_logical_cpus=True, look_for_tpu=False)
         assert hardware.replicas == 2, hardware.describe()
         assert hardware.global_batch(8) == 16
@@ -150,6 +151,9 @@ def test_two_replica_mirrored_training(tmp_path, tiny_data):
         metrics = train_run(config, {str(tmp_path / "shards")!r}, {str(tmp_path / "run")!r},
                             hardware, log=print)
         print("REPLICAS", hardware.replicas, "OOF", metrics["oof_count"])
+        # predict batches as training did (global batch), so its TTA draws are the run's own
+        predict_workflow({str(tmp_path / "run")!r}, {str(tmp_path / "shards")!r},
+                         {str(tmp_path / "predicted.csv")!r}, log=print)
     """)
     result = subprocess.run(
         [sys.executable, "-c", script], capture_output=True, text=True, timeout=600
@@ -157,6 +161,10 @@ def test_two_replica_mirrored_training(tmp_path, tiny_data):
     assert result.returncode == 0, result.stdout + result.stderr
     assert "REPLICAS 2 OOF 64" in result.stdout
     assert "MirroredStrategy, 2 replica(s)" in result.stdout
+    submitted = pd.read_csv(tmp_path / "run" / "submission.csv", dtype={"id": str})
+    predicted = pd.read_csv(tmp_path / "predicted.csv", dtype={"id": str})
+    assert list(predicted["id"]) == list(submitted["id"])
+    np.testing.assert_allclose(predicted["target"], submitted["target"], atol=1e-5)
 
 
 def test_demo_workflow_end_to_end(tmp_path):

@@ -1,7 +1,9 @@
+import json
 import re
 import shutil
 import subprocess
 
+import pandas as pd
 import pytest
 
 from setibl.measure.report import build_report
@@ -66,3 +68,36 @@ def test_report_renders_in_headless_chromium(report_page, tmp_path):
 
     pixels = matplotlib.image.imread(shot)
     assert pixels.std() > 0.01  # not a blank page
+
+
+def test_report_of_a_four_replica_run_with_one_class(tiny_run, tmp_path, monkeypatch):
+    from setibl.config import load_config
+    from setibl.learned.schedule import peak_learning_rate
+    from setibl.measure import plots
+
+    run = tmp_path / "run"
+    shutil.copytree(tiny_run, run)
+    info = json.loads((run / "run.json").read_text())
+    (run / "run.json").write_text(json.dumps({**info, "replicas": 4}))
+    oof = pd.read_csv(run / "oof.csv", dtype={"id": str})
+    oof.assign(target=0).to_csv(run / "oof.csv", index=False)  # one class: AUC undefined
+    metrics = json.loads((run / "metrics.json").read_text())
+    metrics.update(oof_auc=None, oof_auc_plain=None)
+    for fold in metrics["folds"]:
+        fold.update(auc=None, auc_tta=None)
+    (run / "metrics.json").write_text(json.dumps(metrics))
+    drawn = {}
+    monkeypatch.setattr(plots, "plot_schedule", _spy(drawn, plots.plot_schedule))
+    page = build_report(run).read_text()
+    assert "OOF AUC n/a (without TTA n/a)" in page
+    config = load_config(run / "config.toml")
+    peak = peak_learning_rate(config.schedule, 4, config.train.batch_size)
+    assert max(drawn["rates"]) == pytest.approx(peak)  # ramp_epochs 1 < epochs 2: at the peak
+
+
+def _spy(record: dict, function):
+    def spy(rates, path):
+        record["rates"] = list(rates)
+        return function(rates, path)
+
+    return spy

@@ -15,7 +15,7 @@ __all__ = ["cli", "main"]
 def main() -> None:
     """Console entry point."""
     try:
-        cli(standalone_mode=True)
+        cli(standalone_mode=True, obj={"console": True})  # the terminal may be quietened
     except KeyboardInterrupt:  # pragma: no cover - interactive
         click.echo("interrupted", err=True)
         sys.exit(130)

@@ -8,12 +8,14 @@ Every :class:`~setibl.errors.SetiblError` raised below a command ends as one lin
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable
 from typing import Any
 
 import click
 
 from setibl import __version__
+from setibl.cli.logs import quiet_tensorflow
 from setibl.config import Config, load_config
 from setibl.errors import ConfigError, SetiblError
 
@@ -59,5 +61,15 @@ def echo_json(obj: object) -> None:
 
 @click.group(cls=SetiblGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="setibl")
-def cli() -> None:
+@click.option(
+    "--verbose",
+    "-v",
+    is_flag=True,
+    help="Also show TensorFlow's own log lines and warnings (or set SETIBL_LOG=1).",
+)
+@click.pass_context
+def cli(ctx: click.Context, verbose: bool) -> None:
     """setibl: find narrow-band, drifting, ON-only signals in Breakthrough Listen cadences."""
+    quiet_allowed = isinstance(ctx.obj, dict) and ctx.obj.get("console", False)
+    if quiet_allowed and not verbose and not os.environ.get("SETIBL_LOG"):
+        quiet_tensorflow()

@@ -58,7 +58,14 @@ def train(config_file, source, run, resume_run, overrides) -> None:
         if not state.is_file():
             raise click.UsageError(f"{run} holds no run to resume")
         config = load(str(Path(run) / "config.toml"), overrides)
-        source = source or json.loads(state.read_text())["records"]
+        records = json.loads(state.read_text())["records"]
+        given = [a for a in (config_file, source) if a]
+        if len(given) > 1 or (given and Path(given[0]).resolve() != Path(records).resolve()):
+            raise click.UsageError(
+                f"--resume {run} continues with the run's own config and records ({records}); "
+                f"drop {' '.join(given)}, or start a new run with --out"
+            )
+        source = records
     else:
         if not (config_file and source and run):
             raise click.UsageError("give CONFIG_FILE SOURCE --out RUN, or --resume RUN")

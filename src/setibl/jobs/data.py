@@ -120,6 +120,8 @@ def shard_data(
             raise DataError(f"{len(report.problems)} problem(s) in {data}:\n{listing}")
         Path(out).mkdir(parents=True, exist_ok=True)
         atomic_write_csv(Path(out) / "dropped.csv", report.dropped_table())
+    if not any(len(report.tables.get(split, ())) for split in splits):
+        raise DataError(f"{data}: no cadences in {' or '.join(splits)} (empty folder?)")
     spec = ShardSpec(
         config.records.layout, config.records.encoding, config.cadence_shape, config.data.on_scans
     )

@@ -49,6 +49,7 @@ def predict_workflow(
     from setibl.config import load_config
     from setibl.data.kaggle import SUBMISSION_FILE
     from setibl.data.submission import write_submission
+    from setibl.errors import DataError
     from setibl.learned.layouts import get_layout
     from setibl.learned.pipeline import PipelineSpec
     from setibl.learned.predict import average_folds, fold_predictions, load_fold_model
@@ -56,7 +57,14 @@ def predict_workflow(
     from setibl.learned.train import RunError, fold_model_paths
 
     run = Path(run)
+    if not (run / "config.toml").is_file():
+        raise RunError(f"{run}: not a run folder (no config.toml); give the --out folder of train")
     config = load_config(run / "config.toml")
+    # the run's own choice between TTA and plain predictions (train.submit), as it submitted
+    summary = run / "metrics.json"
+    if not summary.is_file():
+        raise RunError(f"{summary}: not found; is the run finished?")
+    submitted = json.loads(summary.read_text()).get("submitted", "tta")
     records = Path(source)
     if not is_records_folder(records):
         digest = path_digest(Path(source).resolve())
@@ -69,16 +77,13 @@ def predict_workflow(
     manifest = load_manifest(records, config.records.layout, image_shape)
     spec = PipelineSpec(image_shape, manifest["encoding"])
     files = shard_paths(records, manifest, "test")
-    # the run's own choice between TTA and plain predictions (train.submit), as it submitted
-    summary = run / "metrics.json"
-    if not summary.is_file():
-        raise RunError(f"{summary}: not found; is the run finished?")
-    submitted = json.loads(summary.read_text()).get("submitted", "tta")
+    if not files:
+        raise DataError(f"{source}: no test cadences to score")
     frames = []
     for fold, weights in enumerate(fold_model_paths(run, config.train.folds)):
         model = load_fold_model(config.model, image_shape, weights)
         result = fold_predictions(
-            model, files, spec, batch or config.train.batch_size, config, fold
+            model, files, spec, batch or training_batch(run, config), config, fold
         )
         chosen = result.plain if submitted == "plain" else result.tta
         frames.append(pd.DataFrame({"id": result.ids, "pred": chosen}))
@@ -91,6 +96,14 @@ def predict_workflow(
         index = pd.read_csv(records / INDEX_FILE, dtype={"id": str})
         expected = list(index.loc[index["split"] == "test", "id"])
     return write_submission(submission, out, expected)
+
+
+def training_batch(run: str | os.PathLike, config: Config) -> int:
+    """The global batch the run trained and predicted with (per-replica batch x replicas): TTA
+    draws one augmentation per batch, so predict must batch alike to reproduce the run."""
+    info = Path(run) / "run.json"
+    replicas = json.loads(info.read_text()).get("replicas", 1) if info.is_file() else 1
+    return config.train.batch_size * int(replicas)
 
 
 def path_digest(path: Path) -> str:

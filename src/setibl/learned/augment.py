@@ -16,8 +16,11 @@ What they do to a needle (height = time, width = frequency):
   ON and OFF scans (at saturation 0 they become identical) and erodes the very ON-only cue the
   model must learn; with ``on3`` it only mixes ON scans. Keep the switch off for those layouts.
 - contrast/brightness: rescale and offset per image; z-scored data do not care much.
-- coarse dropout: zeroes squares; a square can hide a faint needle completely in one scan, which
-  turns a positive into an "only some ON scans" example but never into an OFF signal.
+- coarse dropout: zeroes squares, one mask shared by every channel: in ``on3``/``all6``/
+  ``on_off`` a square hides the same time-frequency patch in every scan, ON and OFF alike, so it
+  can shorten or cut a needle's track but never makes one scan differ from another. Only in
+  ``stack`` (scans stacked vertically in one channel) does a square fall in one scan (or across
+  the boundary of two), and can hide a needle there alone.
 """
 
 from __future__ import annotations

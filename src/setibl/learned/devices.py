@@ -4,6 +4,7 @@ set (library code does not read the environment)."""
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 import tensorflow as tf
@@ -82,3 +83,19 @@ def configure_precision(hardware: Hardware, mixed_precision: bool) -> str:
 def use_xla(hardware: Hardware, requested: bool) -> bool:
     """XLA is several times slower than plain TensorFlow for these models on CPU: never there."""
     return requested and hardware.kind != "cpu"
+
+
+def available_memory() -> int | None:
+    """Bytes of memory free for new allocations now (MemAvailable; free pages elsewhere), or
+    None where the system does not say."""
+    try:
+        with open("/proc/meminfo") as meminfo:
+            for line in meminfo:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None

@@ -33,10 +33,22 @@ class Predictions:
         )
 
 
+def inference_function(model: keras.Model):
+    """``images [B, H, W, C] -> P(needle) [B, 1]``, one traced function per model, kept on it:
+    every plain and TTA pass reuses its traces (a new function per pass would retrace each).
+
+    A plain compiled call, not predict_on_batch: under MirroredStrategy the latter splits (and
+    can pad) the batch across replicas; inference needs no distribution here.
+    """
+    infer = getattr(model, "_setibl_inference", None)
+    if infer is None:
+        infer = tf.function(lambda images: model(images, training=False), reduce_retracing=True)
+        model._setibl_inference = infer
+    return infer
+
+
 def _one_pass(model: keras.Model, dataset) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    # A plain compiled call, not predict_on_batch: under MirroredStrategy the latter splits
-    # (and can pad) the batch across replicas; inference needs no distribution here.
-    infer = tf.function(lambda images: model(images, training=False), reduce_retracing=True)
+    infer = inference_function(model)
     ids, targets, preds = [], [], []
     for batch in dataset:
         preds.append(np.asarray(infer(batch["image"])).reshape(-1))

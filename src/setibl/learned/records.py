@@ -27,7 +27,7 @@ import tensorflow as tf
 
 from setibl.data.kaggle import load_snippet
 from setibl.errors import RecordsError
-from setibl.io import atomic_path, atomic_write_csv, atomic_write_json
+from setibl.io import atomic_path, atomic_write_csv, atomic_write_json, remove_temporaries
 from setibl.learned.layouts import get_layout
 
 MANIFEST_FILE = "manifest.json"
@@ -194,6 +194,17 @@ def write_split(
         return list(pool.map(write, plans))
 
 
+def source_fingerprint(table: pd.DataFrame) -> str:
+    """SHA-256 over every snippet's id, target, file size and modification time: shards are
+    reused only while their sources are the very same files."""
+    digest = hashlib.sha256()
+    targets = table["target"] if "target" in table else [NO_TARGET] * len(table)
+    for ident, target, path in zip(table["id"], targets, table["path"], strict=True):
+        stat = os.stat(path)
+        digest.update(f"{ident},{int(target)},{stat.st_size},{stat.st_mtime_ns}\n".encode())
+    return digest.hexdigest()
+
+
 def write_records(
     tables: dict[str, pd.DataFrame],
     out: str | os.PathLike,
@@ -213,18 +224,16 @@ def write_records(
         "cadence_shape": list(spec.cadence_shape),
         "on_scans": list(spec.on_scans),
         "shards": shard_counts,
-        "ids": {
-            split: hashlib.sha256("\n".join(t["id"]).encode()).hexdigest()
-            for split, t in tables.items()
-        },
+        "sources": {split: source_fingerprint(t) for split, t in tables.items()},
     }
     plan_path = out / PLAN_FILE
     if plan_path.is_file() and json.loads(plan_path.read_text()) != plan:
         raise RecordsError(
-            f"{plan_path}: this folder holds shards of a different plan (data, layout, encoding "
-            "or shard counts changed); use another folder or delete it"
+            f"{plan_path}: this folder holds shards of a different plan (ids, labels or snippet "
+            "files, layout, encoding or shard counts changed); use another folder or delete it"
         )
     atomic_write_json(plan_path, plan)
+    remove_temporaries(out)  # half-written shards of a killed run
     entries = []
     for split, table in tables.items():
         entries += write_split(

@@ -3,7 +3,7 @@
 Run folder::
 
     RUN/config.toml  RUN/run.json                 resolved config, records path, hardware
-    RUN/fold-K/last.keras  state.json             last completed epoch (model + optimizer)
+    RUN/fold-K/last-eN.keras  state.json          last completed epoch (model + optimizer)
     RUN/fold-K/best.weights.h5  history.csv  tb/  best-validation-AUC weights, per-epoch log
     RUN/fold-K/oof.csv  test.csv  done.json        fold results; done.json marks a finished fold
     RUN/oof.csv  RUN/submission.csv  RUN/metrics.json
@@ -28,8 +28,14 @@ from sklearn.model_selection import KFold
 from setibl.config import Config, config_to_toml
 from setibl.data.submission import safe_auc, write_submission
 from setibl.errors import RunError
-from setibl.io import atomic_path, atomic_write_csv, atomic_write_json, atomic_write_text
-from setibl.learned.devices import Hardware, use_xla
+from setibl.io import (
+    atomic_path,
+    atomic_write_csv,
+    atomic_write_json,
+    atomic_write_text,
+    remove_temporaries,
+)
+from setibl.learned.devices import Hardware, available_memory, use_xla
 from setibl.learned.layouts import get_layout
 from setibl.learned.models import build_model, compile_model
 from setibl.learned.pipeline import PipelineSpec, eval_dataset, train_dataset
@@ -51,8 +57,16 @@ def fold_splits(files: list[str], folds: int, seed: int) -> list[tuple[list[str]
     ]
 
 
+BEST_WEIGHTS = "best.weights.h5"
+
+
 class EpochCheckpoint(keras.callbacks.Callback):
-    """After each epoch: best weights (by val AUC), last full model, history, state; atomic."""
+    """After each epoch: the full model, best weights (by val AUC) and history, then state.json.
+
+    Checkpoints carry their epoch in the name (``last-e3.keras``, ``best-e2.weights.h5``) and
+    state.json names the ones that belong to it: writing it commits the epoch, and a kill before
+    that leaves the previous epoch's files and state intact (see :func:`resume_point`).
+    """
 
     def __init__(self, fold_dir: Path, state: dict, monitor: str = "val_auc"):
         super().__init__()
@@ -75,12 +89,57 @@ class EpochCheckpoint(keras.callbacks.Callback):
         if score is not None and (
             self.state.get("best_auc") is None or score > self.state["best_auc"]
         ):
-            self.state.update(best_auc=float(score), best_epoch=epoch)
-            self._save("best.weights.h5", self.model.save_weights)
-        self._save("last.keras", self.model.save)
-        self.state["epochs_done"] = epoch + 1
+            best = f"best-e{epoch + 1}.weights.h5"
+            self._save(best, self.model.save_weights)
+            self.state.update(best_auc=float(score), best_epoch=epoch, best_file=best)
+        last = f"last-e{epoch + 1}.keras"
+        self._save(last, self.model.save)
+        self.state.update(epochs_done=epoch + 1, last_file=last)
         atomic_write_csv(self.fold_dir / "history.csv", pd.DataFrame(history))
-        atomic_write_json(self.fold_dir / "state.json", self.state)
+        atomic_write_json(self.fold_dir / "state.json", self.state)  # commits the epoch
+        remove_stale_checkpoints(self.fold_dir, self.state)
+
+
+def remove_stale_checkpoints(fold_dir: Path, state: dict) -> None:
+    """Delete checkpoints that ``state`` does not name, and temporaries of a killed writer."""
+    keep = {state.get("last_file"), state.get("best_file")}
+    for path in [*fold_dir.glob("last-e*.keras"), *fold_dir.glob("best-e*.weights.h5")]:
+        if path.name not in keep:
+            path.unlink(missing_ok=True)
+    remove_temporaries(fold_dir)
+
+
+def resume_point(fold_dir: Path) -> tuple[dict, Path | None]:
+    """The committed state of a fold and the model to continue from (None: start afresh)."""
+    state_file = fold_dir / "state.json"
+    state = json.loads(state_file.read_text()) if state_file.is_file() else {}
+    remove_stale_checkpoints(fold_dir, state)
+    last = fold_dir / state.get("last_file", "last.keras")
+    if not state.get("epochs_done") or not last.is_file():
+        return {}, None
+    return state, last
+
+
+def cache_in_memory(
+    requested: bool, shard_bytes: int, available_bytes: int | None
+) -> tuple[bool, str]:
+    """Whether a fold caches its records in memory, and why, for the log.
+
+    The cache holds the serialized records, about the size of the shard files (on the full
+    Kaggle set ~20 GB per fold for on3, ~40 GB for all6). It is used when asked and when it
+    takes at most half the memory free now; otherwise every epoch reads the shards from disk.
+    """
+    size = f"{shard_bytes / 1e9:.2f} GB"
+    if not requested:
+        return False, f"reading {size} of shards from disk each epoch (train.cache off)"
+    if available_bytes is None:
+        return True, f"caching {size} of shards in memory (free memory unknown)"
+    if shard_bytes > available_bytes // 2:
+        return False, (
+            f"not caching: the fold's shards ({size}) exceed half the free memory "
+            f"({available_bytes / 1e9:.2f} GB); reading them from disk each epoch"
+        )
+    return True, f"caching {size} of shards in memory ({available_bytes / 1e9:.2f} GB free)"
 
 
 @dataclass
@@ -131,8 +190,7 @@ def _fit_fold(
     log: Callable[[str], None],
 ) -> None:
     config, hardware = ctx.config, ctx.hardware
-    state_file = fold_dir / "state.json"
-    state = json.loads(state_file.read_text()) if state_file.is_file() else {}
+    state, last = resume_point(fold_dir)
     done = int(state.get("epochs_done", 0))
     if done >= config.train.epochs:
         return
@@ -143,6 +201,9 @@ def _fit_fold(
     train_count = sum(counts[Path(f).name] for f in train_files)
     valid_count = sum(counts[Path(f).name] for f in valid_files)
     steps = max(1, train_count // global_batch)
+    shard_bytes = sum(Path(f).stat().st_size for f in [*train_files, *valid_files])
+    cache, reason = cache_in_memory(config.train.cache, shard_bytes, available_memory())
+    log(f"fold {fold}: {reason}")
     train_data = train_dataset(
         train_files,
         ctx.spec,
@@ -150,16 +211,15 @@ def _fit_fold(
         config.augment,
         seed=config.run.seed + fold + 1000 * done,
         shuffle_buffer=config.train.shuffle_buffer,
-        cache=config.train.cache,
+        cache=cache,
     )
-    valid_data = eval_dataset(valid_files, ctx.spec, global_batch, cache=config.train.cache)
+    valid_data = eval_dataset(valid_files, ctx.spec, global_batch, cache=cache)
     jit = use_xla(hardware, config.train.jit_compile)
     with hardware.strategy.scope():
-        if done > 0 and (fold_dir / "last.keras").is_file():
+        if last is not None:
             log(f"fold {fold}: resuming after epoch {done}")
-            model = keras.saving.load_model(fold_dir / "last.keras")
+            model = keras.saving.load_model(last)
         else:
-            state, done = {}, 0
             model = build_model(config.model, ctx.spec.image_shape)
             compile_model(model, config.model, config.schedule.lr_start, jit_compile=jit)
     callbacks: list[keras.callbacks.Callback] = [
@@ -188,8 +248,14 @@ def _finish_fold(
 ) -> dict:
     """Reload the best weights; OOF and test predictions; fold metrics; done.json last."""
     config = ctx.config
+    state = json.loads((fold_dir / "state.json").read_text())
+    best = fold_dir / state.get("best_file", BEST_WEIGHTS)
+    if best.is_file():
+        os.replace(best, fold_dir / BEST_WEIGHTS)
+    if not (fold_dir / BEST_WEIGHTS).is_file():
+        raise RunError(f"{fold_dir}: no best weights (no epoch reported a validation AUC)")
     with ctx.hardware.strategy.scope():
-        model = load_fold_model(config.model, ctx.spec.image_shape, fold_dir / "best.weights.h5")
+        model = load_fold_model(config.model, ctx.spec.image_shape, fold_dir / BEST_WEIGHTS)
     batch = ctx.hardware.global_batch(config.train.batch_size)
     oof = fold_predictions(model, valid_files, ctx.spec, batch, config, fold)
     oof_frame = oof.frame().assign(fold=fold)
@@ -197,7 +263,6 @@ def _finish_fold(
     if test_files:
         test = fold_predictions(model, test_files, ctx.spec, batch, config, fold)
         atomic_write_csv(fold_dir / "test.csv", test.frame()[["id", "pred", "pred_plain"]])
-    state = json.loads((fold_dir / "state.json").read_text())
     metrics = {
         "fold": fold,
         "best_epoch": state.get("best_epoch"),
@@ -208,7 +273,7 @@ def _finish_fold(
         "count": len(oof.ids),
     }
     atomic_write_json(fold_dir / "done.json", metrics)
-    (fold_dir / "last.keras").unlink(missing_ok=True)  # large and no longer needed
+    (fold_dir / state.get("last_file", "last.keras")).unlink(missing_ok=True)  # large, done
     return metrics
 
 
@@ -322,7 +387,7 @@ def submitted_predictions(rule: str, oof_auc_tta: float | None, oof_auc_plain: f
 
 
 def fold_model_paths(run: str | os.PathLike, folds: int) -> list[Path]:
-    paths = [Path(run) / f"fold-{k}" / "best.weights.h5" for k in range(folds)]
+    paths = [Path(run) / f"fold-{k}" / BEST_WEIGHTS for k in range(folds)]
     missing = [str(p) for p in paths if not p.is_file()]
     if missing:
         raise RunError(f"missing fold weights: {missing}; is the run finished?")

@@ -38,6 +38,11 @@ pre { background: #f7f7f7; padding: 1em; overflow: auto; font-size: 0.8em; }
 </style>"""
 
 
+def _auc_text(auc: float | None) -> str:
+    """An AUC for the page; "n/a" where it is undefined (one class only)."""
+    return "n/a" if auc is None else f"{auc:.4f}"
+
+
 def _image(path: Path, alt: str) -> str:
     data = base64.b64encode(path.read_bytes()).decode("ascii")
     return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{data}">'
@@ -123,8 +128,8 @@ def build_report(
         ]
     )
     summary = [
-        f"OOF AUC {metrics['oof_auc']:.4f} (without TTA {metrics['oof_auc_plain']:.4f}),"
-        f" TTA passes {metrics['tta']}"
+        f"OOF AUC {_auc_text(metrics['oof_auc'])} (without TTA "
+        f"{_auc_text(metrics['oof_auc_plain'])}), TTA passes {metrics['tta']}"
     ]
     if metrics.get("test_auc") is not None:
         summary.append(f"test AUC {metrics['test_auc']:.4f}")
@@ -156,7 +161,13 @@ def build_report(
     images.append(
         (
             plots.plot_schedule(
-                schedule_table(config.schedule, config.train.epochs), folder / "schedule.png"
+                schedule_table(  # the rates the run used: they scale with replicas x batch
+                    config.schedule,
+                    config.train.epochs,
+                    int(run_info.get("replicas", 1)),
+                    config.train.batch_size,
+                ),
+                folder / "schedule.png",
             ),
             "learning-rate schedule",
         )
