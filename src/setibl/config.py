@@ -159,6 +159,8 @@ class DedopplerConfig:
     score: str = "snr"  # cadence ranking: "snr", "on_scans" or "combined"
     veto_drift_tolerance: float = 0.03  # vetoed cadences: OFF hits this close in drift (ch/step)
     veto_weight: float = 3.0  # ... count this many times their S/N against the ON hit's
+    veto_distance: float = 10.0  # ... and OFF hits of any drift by exp(-channels apart / this)
+    veto_drift_reach: float = 60.0  # ... same-drift OFF hits count fully this many channels away
     filter_level: int = 3  # 0: rank by score alone; 1-3: turboSETI's find_event levels
     workers: int = 2
 
@@ -364,11 +366,15 @@ def validate_config(config: Config) -> None:
                 f"config key '{section}.veto_window': must be 'turboseti' or 'narrow', "
                 f"got {window!r}"
             )
-    if config.dedoppler.veto_drift_tolerance < 0 or config.dedoppler.veto_weight < 0:
+    veto = config.dedoppler
+    if (
+        min(veto.veto_drift_tolerance, veto.veto_weight, veto.veto_distance, veto.veto_drift_reach)
+        < 0
+    ):
         raise ConfigError(
-            "config keys 'dedoppler.veto_drift_tolerance' and 'dedoppler.veto_weight': must not "
-            f"be negative, got {config.dedoppler.veto_drift_tolerance}, "
-            f"{config.dedoppler.veto_weight}"
+            "config keys 'dedoppler.veto_drift_tolerance', 'veto_weight', 'veto_distance' and "
+            f"'veto_drift_reach': must not be negative, got {veto.veto_drift_tolerance}, "
+            f"{veto.veto_weight}, {veto.veto_distance}, {veto.veto_drift_reach}"
         )
     if config.dedoppler.score not in ("snr", "on_scans", "combined"):
         raise ConfigError(

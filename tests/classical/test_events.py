@@ -135,24 +135,43 @@ def test_narrow_window_keeps_what_the_turboseti_window_vetoes():
         assert max(h.level for h in flagged[:3]) == level
 
 
-def test_vetoed_cadences_rank_by_off_evidence_at_the_same_drift():
+def test_vetoed_cadences_rank_by_off_evidence():
     """Among cadences the wide window vetoes, an ON line whose drift recurs in an OFF scan far
-    away (RFI that wanders or restarts) ranks below a line beside RFI of another drift."""
+    away (RFI that restarts each scan), or that an OFF line of another drift sits a few
+    channels from (RFI that wanders), ranks below a line with RFI far from it."""
     from setibl.classical.events import cadence_score
 
     rules = EventRules(snr_threshold=7.0, off_snr_threshold=8.0, veto_weight=3.0)
-    snr_map = np.zeros((6, 256))
-    needle_beside_rfi = [Hit(0, 100, 0.05, 40.0), Hit(1, 160, -0.2, 30.0)]
-    wandering_rfi = [Hit(0, 100, 0.05, 40.0), Hit(1, 160, 0.06, 30.0)]
+    on = Hit(0, 100, 0.05, 40.0)
+    cases = {
+        "rfi far, other drift": Hit(1, 160, -0.2, 30.0),
+        "same drift far away": Hit(1, 160, 0.06, 30.0),
+        "other drift, 5 channels away": Hit(1, 105, -0.2, 30.0),
+    }
+    scores = {}
+    for name, off in cases.items():
+        events = find_events([on, off], rules, drift_step=1 / 255)
+        assert events[0].vetoed and events[0].level == 1  # the wide window vetoes each
+        scores[name] = cadence_score(events, rules, 1 / 255)
+    margin = 40 - 3 * 30 * np.exp(-60 / 10)
+    assert scores["rfi far, other drift"] == pytest.approx((margin / (margin + 10) - 1) / 2)
+    assert scores["same drift far away"] == pytest.approx((-50 / 60 - 1) / 2)
+    near = 40 - 3 * 30 * np.exp(-5 / 10)
+    assert scores["other drift, 5 channels away"] == pytest.approx(
+        (near / (abs(near) + 10) - 1) / 2
+    )
+    assert -1 < scores["same drift far away"] < scores["other drift, 5 channels away"]
+    assert scores["other drift, 5 channels away"] < scores["rfi far, other drift"] < 0
+
+
+def test_same_drift_counts_fully_only_within_its_reach():
+    from setibl.classical.events import cadence_score
+
+    on, off = Hit(0, 100, 0.05, 40.0), Hit(1, 160, 0.06, 30.0)  # same drift, 60 channels away
     scores = []
-    for hits in (needle_beside_rfi, wandering_rfi):
-        events = find_events(hits, rules, drift_step=1 / 255)
-        assert all(h.vetoed for h in events if h.scan == 0)  # the wide window vetoes both
-        scores.append(cadence_score(events, rules, 1 / 255, snr_map))
-    assert -1.0 < scores[1] < scores[0] < 0.0
-    # 40 - 3 x 30 = -50 for the wandering line; the other keeps its S/N of 40
-    assert scores[1] == pytest.approx((-50 / 60 - 1) / 2)
-    assert scores[0] == pytest.approx((40 / 50 - 1) / 2)
-    blind = EventRules(snr_threshold=7.0, off_snr_threshold=8.0, veto_drift_tolerance=0.0)
-    events = find_events(wandering_rfi, blind, drift_step=1 / 255)
-    assert cadence_score(events, blind, 1 / 255, snr_map) == pytest.approx(scores[0])
+    for reach in (60.0, 30.0):
+        rules = EventRules(snr_threshold=7.0, off_snr_threshold=8.0, veto_drift_reach=reach)
+        scores.append(cadence_score(find_events([on, off], rules, 1 / 255), rules, 1 / 255))
+    beyond = 40 - 3 * 30 * np.exp(-60 / 10)  # out of reach: only closeness counts
+    assert scores[0] == pytest.approx((-50 / 60 - 1) / 2)
+    assert scores[1] == pytest.approx((beyond / (beyond + 10) - 1) / 2)

@@ -196,7 +196,7 @@ def score_cadence(search: ScanSearch, rules: EventRules) -> CadenceResult:
         find_hits(search, floor, rules.hit_window, rules.top_hits), rules, search.drift_step
     )
     level = max((h.level for h in hits), default=0)
-    score = cadence_score(hits, rules, search.drift_step, search.snr)
+    score = cadence_score(hits, rules, search.drift_step)
     return CadenceResult(level, score, hits)
 
 

@@ -32,10 +32,14 @@ Cadence score (``score``, for ranking; levels are unaffected): over the level-2 
   hit in its follow range), S/N breaking ties: ``n + snr / (snr + 100)``;
 - ``"combined"``: the stacked S/N of that group, sqrt(sum of S/N^2).
 
-A cadence with no level-2 ON hit scores below every one that has one, in (-1, 0), by setibl's
-earlier narrow-window margin ``d``: the best ON hit's S/N minus the largest OFF S/N (any drift)
-where its own drift predicts it in each OFF scan, as ``(d / (|d| + 10) - 1) / 2``; so a needle
-beside RFI that the wide window vetoes still ranks above cadences whose ON lines recur in OFF.
+A cadence with no level-2 ON hit scores below every one that has one, in (-1, 0), by its OFF
+margin ``d`` (:func:`off_margin`): the best ON hit's S/N minus ``veto_weight`` (3) x its OFF
+evidence, the largest OFF hit S/N weighted 1 where the ON hit's drift predicts it or at the
+same drift up to ``veto_drift_reach`` channels away, and exp(-channels apart /
+``veto_distance``) elsewhere, mapped as
+``(d / (|d| + 10) - 1) / 2``. So a needle beside RFI that the whole-snippet window vetoes
+still ranks above cadences whose ON lines recur in OFF, at their place, at their drift, or a
+few channels away.
 Every map is strictly increasing and unbounded maps stay distinct in float64, so strong
 cadences do not tie.
 """
@@ -82,10 +86,11 @@ class EventRules:
     scan_length: float = 273.0  # time steps of one scan (turboSETI's obs_length)
     min_drift: float = 0.0  # ON hits need |drift| >= this (channels per step)
     score: str = "snr"
-    # vetoed cadences: OFF hits at the ON hit's drift (+- this, channels per step) anywhere in
-    # the band count as its OFF evidence, weighted by veto_weight (RFI recurs at its drift)
-    veto_drift_tolerance: float = 0.03
+    # ranking of vetoed cadences (see evidence_weight): ON S/N - veto_weight x OFF evidence
+    veto_drift_tolerance: float = 0.03  # channels per step
     veto_weight: float = 3.0
+    veto_distance: float = 10.0  # channels; 0: OFF hits elsewhere do not count
+    veto_drift_reach: float = 60.0  # channels: same-drift OFF hits count within this
 
     def __post_init__(self) -> None:
         if self.veto_window not in VETO_WINDOWS:
@@ -160,39 +165,41 @@ def find_events(hits: list[Hit], rules: EventRules, drift_step: float) -> list[H
     return [out[i] for i in range(len(hits))]
 
 
-def off_margin(hits: list[Hit], rules: EventRules, drift_step: float, snr_map) -> float:
-    """Best over ON hits of ``S/N - veto_weight x its OFF evidence``: the largest OFF S/N (any
-    drift) inside the narrow window of each OFF scan, or of an OFF hit (S/N >= the OFF
-    threshold) anywhere in the band whose drift is within ``veto_drift_tolerance`` of the ON
-    hit's (RFI that wanders or restarts between scans keeps its drift). ``snr_map`` (scans,
-    channels) is the best-drift S/N map. -inf if no ON hit."""
-    channels = snr_map.shape[1]
+def off_margin(hits: list[Hit], rules: EventRules, drift_step: float) -> float:
+    """Best over ON hits of ``S/N - veto_weight x its OFF evidence``, the largest S/N of an OFF
+    hit (S/N >= the OFF threshold) weighted by :func:`evidence_weight`. -inf if no ON hit."""
     off = [h for h in hits if h.scan not in rules.on_scans and h.snr >= rules.off_snr_threshold]
     best = -math.inf
     for hit in (h for h in hits if h.scan in rules.on_scans):
-        same_drift = (
-            o.snr
-            for o in off
-            if abs(o.drift_ch_per_step - hit.drift_ch_per_step) <= rules.veto_drift_tolerance
-        )
-        worst_off = max(same_drift, default=0.0)
-        for scan in range(snr_map.shape[0]):
-            if scan in rules.on_scans:
-                continue
-            low, high = _narrow(hit, scan, rules, drift_step)
-            first, last = max(0, math.ceil(low)), min(channels, math.floor(high) + 1)
-            if first < last:
-                worst_off = max(worst_off, float(snr_map[scan, first:last].max()))
-        best = max(best, hit.snr - rules.veto_weight * worst_off)
+        evidence = max((o.snr * evidence_weight(hit, o, rules, drift_step) for o in off), default=0)
+        best = max(best, hit.snr - rules.veto_weight * evidence)
     return best
 
 
-def cadence_score(hits: list[Hit], rules: EventRules, drift_step: float, snr_map) -> float:
+def evidence_weight(hit: Hit, off_hit: Hit, rules: EventRules, drift_step: float) -> float:
+    """How much an OFF hit speaks against an ON hit: fully where the ON hit's drift predicts it
+    (the narrow window) or at the same drift (within ``veto_drift_tolerance``) up to
+    ``veto_drift_reach`` channels away (RFI that restarts each scan keeps its drift); otherwise
+    by closeness, exp(-channels apart / ``veto_distance``) (RFI that wanders a few channels
+    between scans wanders in drift too; a needle tens of channels from RFI keeps its S/N)."""
+    same_drift = (
+        abs(off_hit.drift_ch_per_step - hit.drift_ch_per_step) <= rules.veto_drift_tolerance
+    )
+    if same_drift and abs(off_hit.channel - hit.channel) <= rules.veto_drift_reach:
+        return 1.0
+    if _inside(off_hit, _narrow(hit, off_hit.scan, rules, drift_step)):
+        return 1.0
+    if rules.veto_distance <= 0:
+        return 0.0
+    return math.exp(-abs(off_hit.channel - hit.channel) / rules.veto_distance)
+
+
+def cadence_score(hits: list[Hit], rules: EventRules, drift_step: float) -> float:
     """One number that ranks cadences (see the module docstring); ``hits`` from
-    :func:`find_events`, ``snr_map`` the (scans, channels) best-drift S/N map."""
+    :func:`find_events`."""
     passed = [h for h in hits if h.level >= 2]
     if not passed:
-        margin = off_margin(hits, rules, drift_step, snr_map)
+        margin = off_margin(hits, rules, drift_step)
         margin = margin if math.isfinite(margin) else -1e6
         return (margin / (abs(margin) + 10.0) - 1.0) / 2.0
     if rules.score == "snr":

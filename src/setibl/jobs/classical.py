@@ -59,6 +59,8 @@ def dedoppler_workflow(
         score=settings.score,
         veto_drift_tolerance=settings.veto_drift_tolerance,
         veto_weight=settings.veto_weight,
+        veto_distance=settings.veto_distance,
+        veto_drift_reach=settings.veto_drift_reach,
     )
     jobs = [
         (
