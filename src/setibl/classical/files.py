@@ -116,8 +116,10 @@ def search_cadence_files(
     hit_window: int | None = None,
     bandpass_window: int = 0,
     noise: str = "mad",
+    only_coarse: Sequence[int] | None = None,
 ) -> pd.DataFrame:
-    """turboSETI's find_event over a cadence of files (ON and OFF scans in time order).
+    """turboSETI's find_event over a cadence of files (ON and OFF scans in time order);
+    ``only_coarse``: just these coarse channels (a unit of a larger scan).
 
     Every hit of every scan, one row each (:data:`CADENCE_COLUMNS`): ``vetoed`` when an OFF
     scan holds a hit where its drift predicts, ``level`` the filter level the ON hit reaches
@@ -132,7 +134,10 @@ def search_cadence_files(
     first = headers[0]
     starts = tuple((h.tstart_mjd - first.tstart_mjd) * 86400.0 / first.tsamp_s for h in headers)
     max_drift_ch = abs(first.drift_ch_per_step(max_drift_hz_per_s))
-    streams = [coarse_blocks(p, h, coarse_channels) for p, h in zip(paths, headers, strict=True)]
+    streams = [
+        coarse_blocks(p, h, coarse_channels, only_coarse)
+        for p, h in zip(paths, headers, strict=True)
+    ]
     rows = []
     for blocks in zip(*streams, strict=True):
         coarse, fine = blocks[0][0], blocks[0][1].shape[1]

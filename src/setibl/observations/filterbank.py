@@ -101,11 +101,15 @@ def _fil_samples(path: str | os.PathLike, header: Header) -> np.ndarray:
 
 
 def coarse_blocks(
-    path: str | os.PathLike, header: Header, coarse_channels: int | None = None
+    path: str | os.PathLike,
+    header: Header,
+    coarse_channels: int | None = None,
+    only: Sequence[int] | None = None,
 ) -> Iterator[tuple[int, np.ndarray]]:
     """(index, (T, fine) float32) per coarse channel, feed 0, read one block at a time (an
     .h5 dataset is sliced, a .fil file memory-mapped): a file never sits in memory whole.
-    ``coarse_channels`` None: :meth:`Header.coarse_channel_count`."""
+    ``coarse_channels`` None: :meth:`Header.coarse_channel_count`; ``only``: just these
+    coarse channels (indices, in the order given)."""
     if coarse_channels is None:
         coarse_channels = header.coarse_channel_count()
     if coarse_channels < 1 or header.channels % coarse_channels:
@@ -114,17 +118,20 @@ def coarse_blocks(
             f"{coarse_channels} coarse channels"
         )
     fine = header.channels // coarse_channels
+    indices = range(coarse_channels) if only is None else list(only)
+    if any(not 0 <= index < coarse_channels for index in indices):
+        raise DataError(f"{path}: coarse channels {list(indices)} outside 0..{coarse_channels - 1}")
     if str(path).endswith(".h5"):
         import h5py
         import hdf5plugin  # noqa: F401  (registers the bitshuffle filter BL files use)
 
         with h5py.File(path, "r") as handle:
             data = handle["data"]
-            for index in range(coarse_channels):
+            for index in indices:
                 yield index, np.asarray(data[:, 0, index * fine : (index + 1) * fine], np.float32)
     else:
         samples = _fil_samples(path, header)
-        for index in range(coarse_channels):
+        for index in indices:
             yield index, np.asarray(samples[:, 0, index * fine : (index + 1) * fine], np.float32)
 
 
