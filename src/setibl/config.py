@@ -159,6 +159,20 @@ class ObservationsConfig:
 
 
 @dataclass(frozen=True)
+class ScanConfig:
+    """``setibl scan``: files cut into the model's windows, searched by both detectors, the
+    work split into units of one cadence x ``coarse_per_unit`` coarse channels."""
+
+    window_overlap: int = 32  # channels shared by neighbouring windows (edge needles)
+    coarse_per_unit: int = 4  # coarse channels per unit of work (resume granularity)
+    cnn_threshold: float = 0.5  # windows scoring this without a classical event are candidates
+    batch_size: int = 64  # windows per model call
+    backend: str = "processes"  # serial | processes | ray
+    workers: int = 2
+    ray_address: str = ""  # "": an embedded local Ray; else the cluster to join
+
+
+@dataclass(frozen=True)
 class Config:
     run: RunConfig = field(default_factory=RunConfig)
     data: DataConfig = field(default_factory=DataConfig)
@@ -170,6 +184,7 @@ class Config:
     train: TrainConfig = field(default_factory=TrainConfig)
     dedoppler: DedopplerConfig = field(default_factory=DedopplerConfig)
     observations: ObservationsConfig = field(default_factory=ObservationsConfig)
+    scan: ScanConfig = field(default_factory=ScanConfig)
 
     @property
     def cadence_shape(self) -> tuple[int, int, int]:
@@ -321,6 +336,28 @@ def validate_config(config: Config) -> None:
         raise ConfigError("config key 'dedoppler.filter_level': must be 0, 1, 2 or 3")
     if config.dedoppler.bandpass_window < 0:
         raise ConfigError("config key 'dedoppler.bandpass_window': must be 0 (off) or more")
+    _validate_scan(config.scan)
+
+
+def _validate_scan(scan: ScanConfig) -> None:
+    if scan.window_overlap < 0:
+        raise ConfigError(
+            f"config key 'scan.window_overlap': must be >= 0, got {scan.window_overlap}"
+        )
+    if scan.coarse_per_unit < 1:
+        raise ConfigError(
+            f"config key 'scan.coarse_per_unit': must be >= 1, got {scan.coarse_per_unit}"
+        )
+    if not 0.0 <= scan.cnn_threshold <= 1.0:
+        raise ConfigError(
+            f"config key 'scan.cnn_threshold': must lie in [0, 1], got {scan.cnn_threshold}"
+        )
+    if scan.batch_size < 1 or scan.workers < 1:
+        raise ConfigError("config keys 'scan.batch_size' and 'scan.workers': must be >= 1")
+    if scan.backend not in ("serial", "processes", "ray"):
+        raise ConfigError(
+            f"config key 'scan.backend': expected serial, processes or ray, got {scan.backend!r}"
+        )
 
 
 def _toml_value(value: Any) -> str:
