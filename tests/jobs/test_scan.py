@@ -196,3 +196,49 @@ def test_ray_gives_the_same_candidates(made, tmp_path):
     serial = pd.read_csv(_scan(made, tmp_path / "serial"))
     ray = pd.read_csv(_scan(made, tmp_path / "ray", 'scan.backend="ray"'))
     pd.testing.assert_frame_equal(ray, serial)
+
+
+def test_turboseti_reads_our_dat_files_and_plots_our_events(made, tmp_path):
+    pytest.importorskip("turbo_seti")
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from turbo_seti.find_event.find_event import read_dat
+    from turbo_seti.find_event.plot_event_pipeline import plot_event_pipeline
+
+    files = _cadences(made)["c0000"]
+    _scan(made, tmp_path / "out", cadences={"c0000": files})
+    folder = tmp_path / "out" / "turboseti"
+    hits = pd.read_csv(tmp_path / "out" / "results" / "hits.csv")
+    for scan, path in enumerate(files):
+        theirs = read_dat(str(folder / f"{path.stem}.dat"))
+        ours = hits[hits["scan"] == scan].sort_values("frequency_mhz", ascending=False)
+        assert len(theirs) == len(ours) > 0
+        np.testing.assert_allclose(theirs["Freq"], ours["frequency_mhz"], atol=1e-6)
+        np.testing.assert_allclose(theirs["DriftRate"], ours["drift_hz_per_s"], atol=1e-6)
+        np.testing.assert_allclose(theirs["SNR"], ours["snr"], atol=1e-5)
+        assert theirs["FileID"].iloc[0] == f"{path.stem}.h5"
+        start = GRID.tstart_mjd + GRID.scan_start_s(scan) / 86400
+        assert float(theirs["MJD"].iloc[0]) == pytest.approx(start, abs=1e-9)
+    table = pd.read_csv(folder / "c0000_events_f3_snr10.csv")
+    assert set(table["status"]) == {"on_table_1", "on_table_2", "on_table_3"}
+    assert table["Hit_ID"].nunique() == 3 and (table["in_n_ons"] == 3).all()
+    # plot_event_pipeline draws at least 500 Hz around an event: high-resolution files
+    high = Grid(
+        coarse_channels=2,
+        fine_channels=1024,
+        time_steps=16,
+        df_hz=2.7939677238464355,
+        dt_s=18.253611008,
+        fch1_mhz=6095.214842353016,
+    )
+    make_cadences(tmp_path / "high", 1, high, needles=2, rfi=0, seed=1, drift_max_hz=0.1)
+    files = sorted((tmp_path / "high").glob("c0000_*"))
+    _scan(made, tmp_path / "high-out", "observations.max_drift_hz=0.2", cadences={"hi": files})
+    folder = tmp_path / "high-out" / "turboseti"
+    events = folder / "hi_events_f3_snr10.csv"
+    assert pd.read_csv(events)["Hit_ID"].nunique() == 2
+    plots = tmp_path / "plots"
+    plots.mkdir()
+    plot_event_pipeline(str(events), str(folder / "hi.lst"), plot_dir=str(plots) + "/")
+    assert len(list(plots.glob("*.png"))) >= 2  # pictures of both events

@@ -29,7 +29,7 @@ from setibl.errors import ConfigError, DataError
 from setibl.jobs.executor import Executor
 from setibl.jobs.results_log import ResultsLog
 from setibl.observations.cadences import check_cadence
-from setibl.observations.filterbank import Header, coarse_blocks
+from setibl.observations.filterbank import Header, coarse_blocks, read_header
 from setibl.observations.windows import WindowGeometry, check_fits, cut_windows
 
 CANDIDATE_COLUMNS = [
@@ -43,6 +43,7 @@ CANDIDATE_COLUMNS = [
     "window",
     "coarse_channel",
     "channel",
+    "event",
 ]
 HIT_COLUMNS = [
     "cadence",
@@ -56,6 +57,7 @@ HIT_COLUMNS = [
     "snr",
     "vetoed",
     "level",
+    "event",
 ]
 WINDOW_COLUMNS = ["cadence", "coarse_channel", "window", "cnn_score"]
 UNIT_COLUMNS = ["unit", "cadence", "first_coarse", "last_coarse", "windows", "hits", "seconds"]
@@ -117,24 +119,30 @@ def group_events(
     hits: pd.DataFrame, headers: Sequence[Header], unit: ScanUnit, fine: int
 ) -> list[dict]:
     """ON hits at the filter level or above, grouped across ON scans: one event per signal,
-    at its place at the first scan's start (channel, MHz), with its best S/N and drift."""
+    at its place at the first scan's start (channel, MHz), with its best S/N and drift.
+    Each grouped hit gets its event's id in ``hits["event"]``."""
     first = headers[0]
     starts = [(h.tstart_mjd - first.tstart_mjd) * 86400.0 / first.tsamp_s for h in headers]
     step = _tree_drift_step(first.time_steps)
     on = hits[hits["scan"].isin(unit.on_scans) & (hits["level"] >= unit.search.filter_level)]
     events: list[dict] = []
+    hits["event"] = ""
     for hit in on.sort_values("snr", ascending=False, kind="stable").itertuples():
         elapsed = starts[hit.scan]
         origin = hit.channel - hit.drift_ch_per_step * elapsed
         slack = GROUP_SLACK_CHANNELS + abs(elapsed) * step
         match = next((e for e in events if abs(e["_origin"] - origin) <= slack), None)
         if match is not None:
+            hits.loc[hit.Index, "event"] = match["event"]
             match["_scans"].add(int(hit.scan))
             match["level"] = max(match["level"], int(hit.level))
             continue
+        event = f"{unit.key}#{len(events)}"
+        hits.loc[hit.Index, "event"] = event
         events.append(
             {
                 "cadence": unit.cadence,
+                "event": event,
                 "_origin": origin,
                 "_scans": {int(hit.scan)},
                 "frequency_mhz": first.fch1_mhz + origin * first.foff_mhz,
@@ -207,6 +215,7 @@ def _merge(events: list[dict], windows: list[dict], unit: ScanUnit) -> list[dict
             "window": w["window"],
             "coarse_channel": w["coarse_channel"],
             "channel": w["window"] + width // 2,
+            "event": "",
         }
         for w in windows
         if w["cnn_score"] >= unit.cnn_threshold and w["window"] not in claimed
@@ -216,7 +225,6 @@ def _merge(events: list[dict], windows: list[dict], unit: ScanUnit) -> list[dict
 def scan_unit(unit: ScanUnit) -> dict[str, list[dict]]:
     """Rows of every table for one unit (picklable, runs in any worker)."""
     from setibl.classical.files import search_cadence_files
-    from setibl.observations.filterbank import read_header
 
     began = time.perf_counter()
     headers = [read_header(path) for path in unit.paths]
@@ -384,4 +392,32 @@ def scan_workflow(
             log.append(unit.key, rows, seconds=rows["units"][0]["seconds"])
             bar.update(1)
     candidates = rank_candidates(log.table("candidates"))
+    write_field_formats(out / "turboseti", units, log.table("hits"), candidates, config)
     return atomic_write_csv(out / "candidates.csv", candidates)
+
+
+def write_field_formats(
+    folder: Path, units: list[ScanUnit], hits: pd.DataFrame, candidates: pd.DataFrame, config
+) -> None:
+    """turboSETI's formats in ``folder``: a ``.dat`` a file, an events CSV and a file list
+    (for ``plot_event_pipeline``) a cadence."""
+    from setibl.classical.turboseti import events_table, write_dat, write_events
+    from setibl.io import atomic_write_text
+
+    settings = config.observations
+    scores = candidates[["event", "cnn_score", "rank"]].dropna(subset=["event"])
+    for cadence, paths in dict((u.cadence, u.paths) for u in units).items():
+        unit = next(u for u in units if u.cadence == cadence)
+        fine = read_header(paths[0]).channels // unit.coarse_channels
+        mine = hits[hits["cadence"] == cadence]
+        for path in paths:
+            write_dat(
+                folder / f"{Path(path).stem}.dat",
+                path,
+                mine[mine["file"] == path],
+                fine,
+                settings.max_drift_hz,
+            )
+        table = events_table(mine, paths, unit.on_scans, fine, settings.max_drift_hz, scores)
+        write_events(folder, cadence, table, settings.filter_level, settings.snr_threshold)
+        atomic_write_text(folder / f"{cadence}.lst", "".join(f"{p}\n" for p in paths))
