@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -117,6 +118,7 @@ def main() -> None:
     band_mhz = abs(header.foff_mhz) * header.channels * 6  # six scans
     for backend in args.backends.split(","):
         out = Path(args.folder) / f"out-{backend}"
+        shutil.rmtree(out, ignore_errors=True)  # a fresh scan, not a resumed one
         command = [
             sys.executable,
             str(HERE / "scan.py"),

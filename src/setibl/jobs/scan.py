@@ -115,47 +115,68 @@ def _tree_drift_step(time_steps: int) -> float:
     return 1.0 / max(rows - 1, 1)
 
 
+def _fit_track(times: np.ndarray, channels: np.ndarray) -> tuple[float, float]:
+    """(channel at time 0, channels per step) of the straight line through a signal's places
+    at its scans' starts: over a cadence's span far finer than one scan's drift step."""
+    slope, intercept = np.polyfit(times, channels, 1)
+    return float(intercept), float(slope)
+
+
 def group_events(
     hits: pd.DataFrame, headers: Sequence[Header], unit: ScanUnit, fine: int
 ) -> list[dict]:
-    """ON hits at the filter level or above, grouped across ON scans: one event per signal,
-    at its place at the first scan's start (channel, MHz), with its best S/N and drift.
-    Each grouped hit gets its event's id in ``hits["event"]``."""
+    """ON hits at the filter level or above, grouped across ON scans: one event per signal.
+
+    As find_event, the earliest ON hit predicts where the signal lies in the later ON scans
+    (its drift, within one drift step's spread); the hits found there join its event. With
+    hits in two or more scans the event's drift and place come from the straight line through
+    them (the cadence's span measures drift far finer than one scan), else from the hit. The
+    place is at the first scan's start (channel, MHz); the S/N is the best. Each grouped hit
+    gets its event's id in ``hits["event"]``."""
     first = headers[0]
     starts = [(h.tstart_mjd - first.tstart_mjd) * 86400.0 / first.tsamp_s for h in headers]
     step = _tree_drift_step(first.time_steps)
     on = hits[hits["scan"].isin(unit.on_scans) & (hits["level"] >= unit.search.filter_level)]
-    events: list[dict] = []
+    on = on.assign(start_step=[starts[s] for s in on["scan"]], neg_snr=-on["snr"])
+    groups: list[list] = []
     hits["event"] = ""
-    for hit in on.sort_values("snr", ascending=False, kind="stable").itertuples():
-        elapsed = starts[hit.scan]
-        origin = hit.channel - hit.drift_ch_per_step * elapsed
-        slack = GROUP_SLACK_CHANNELS + abs(elapsed) * step
-        match = next((e for e in events if abs(e["_origin"] - origin) <= slack), None)
-        if match is not None:
-            hits.loc[hit.Index, "event"] = match["event"]
-            match["_scans"].add(int(hit.scan))
-            match["level"] = max(match["level"], int(hit.level))
-            continue
-        event = f"{unit.key}#{len(events)}"
-        hits.loc[hit.Index, "event"] = event
+    for hit in on.sort_values(["start_step", "neg_snr"], kind="stable").itertuples():
+        for group in groups:
+            ref = group[0]
+            elapsed = hit.start_step - ref.start_step
+            predicted = ref.channel + ref.drift_ch_per_step * elapsed
+            if hit.scan != ref.scan and abs(hit.channel - predicted) <= (
+                GROUP_SLACK_CHANNELS + abs(elapsed) * step
+            ):
+                group.append(hit)
+                break
+        else:
+            groups.append([hit])
+    events = []
+    for number, group in enumerate(groups):
+        event = f"{unit.key}#{number}"
+        hits.loc[[h.Index for h in group], "event"] = event
+        best = max(group, key=lambda h: h.snr)
+        times = np.array([h.start_step for h in group])
+        if len(set(times.tolist())) > 1:
+            origin, drift = _fit_track(times, np.array([h.channel for h in group], float))
+            drift_hz = drift * first.foff_mhz * 1e6 / first.tsamp_s
+        else:
+            origin = best.channel - best.drift_ch_per_step * best.start_step
+            drift_hz = best.drift_hz_per_s
         events.append(
             {
                 "cadence": unit.cadence,
                 "event": event,
-                "_origin": origin,
-                "_scans": {int(hit.scan)},
                 "frequency_mhz": first.fch1_mhz + origin * first.foff_mhz,
-                "drift_hz_per_s": hit.drift_hz_per_s,
-                "snr": hit.snr,
-                "level": int(hit.level),
-                "coarse_channel": int(hit.coarse_channel),
+                "drift_hz_per_s": drift_hz + 0.0,
+                "snr": best.snr,
+                "level": max(int(h.level) for h in group),
+                "on_scans": " ".join(map(str, sorted({int(h.scan) for h in group}))),
+                "coarse_channel": int(best.coarse_channel),
                 "channel": int(round(origin)),
             }
         )
-    for event in events:
-        event["on_scans"] = " ".join(map(str, sorted(event.pop("_scans"))))
-        event.pop("_origin")
     return events
 
 
