@@ -170,6 +170,7 @@ class ScanConfig:
     backend: str = "processes"  # serial | processes | ray
     workers: int = 2
     ray_address: str = ""  # "": an embedded local Ray; else the cluster to join
+    stamps: int = 10  # top candidates drawn (six scans each) into OUT/report.html; 0: no report
 
 
 @dataclass(frozen=True)
@@ -352,6 +353,8 @@ def _validate_scan(scan: ScanConfig) -> None:
         raise ConfigError(
             f"config key 'scan.cnn_threshold': must lie in [0, 1], got {scan.cnn_threshold}"
         )
+    if scan.stamps < 0:
+        raise ConfigError(f"config key 'scan.stamps': must be >= 0, got {scan.stamps}")
     if scan.batch_size < 1 or scan.workers < 1:
         raise ConfigError("config keys 'scan.batch_size' and 'scan.workers': must be >= 1")
     if scan.backend not in ("serial", "processes", "ray"):

@@ -7,7 +7,8 @@ cuts the run's windows and scores them. Finished units stream into ``OUT/results
 done-manifest (:mod:`setibl.jobs.results_log`), so a killed scan resumes where it stopped.
 At the end ``OUT/candidates.csv`` ranks every candidate: an ON event reaching the filter level
 (its ON hits grouped, with the best window's CNN score), or a window the model scores at least
-``scan.cnn_threshold`` without a classical event in it.
+``scan.cnn_threshold`` without a classical event in it. ``OUT/report.html`` shows the best with
+their stamps; ``OUT/turboseti/`` holds the field's formats.
 """
 
 from __future__ import annotations
@@ -414,7 +415,14 @@ def scan_workflow(
             bar.update(1)
     candidates = rank_candidates(log.table("candidates"))
     write_field_formats(out / "turboseti", units, log.table("hits"), candidates, config)
-    return atomic_write_csv(out / "candidates.csv", candidates)
+    written = atomic_write_csv(out / "candidates.csv", candidates)
+    if settings.stamps:
+        from setibl.measure.scan_report import build_scan_report
+
+        files = {u.cadence: list(u.paths) for u in units}
+        counts = {u.cadence: u.coarse_channels for u in units}
+        build_scan_report(out, files, counts, settings.stamps)
+    return written
 
 
 def write_field_formats(

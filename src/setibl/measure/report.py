@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import html
 import json
 import os
@@ -17,34 +16,11 @@ from setibl.learned.records import load_manifest
 from setibl.learned.schedule import schedule_table
 from setibl.measure import plots
 from setibl.measure.evaluate import evaluate, load_labels, load_predictions, to_jsonable
+from setibl.measure.page import IMAGE_CHECK, STYLE
+from setibl.measure.page import embedded_image as _image
+from setibl.measure.page import html_table as _table
 
 GALLERY_SIZE = 4
-
-# Marks the page once every image has decoded: body[data-images-loaded="ok/total"].
-IMAGE_CHECK = """<script>
-window.addEventListener('load', function () {
-  var images = Array.from(document.images);
-  var ok = images.filter(function (i) { return i.complete && i.naturalWidth > 0; }).length;
-  document.body.setAttribute('data-images-loaded', ok + '/' + images.length);
-});
-</script>"""
-
-STYLE = """<style>
-body { font-family: sans-serif; margin: 2em auto; max-width: 1100px; color: #222; }
-table { border-collapse: collapse; margin: 0.5em 0 1.5em; }
-td, th { border: 1px solid #ccc; padding: 0.25em 0.6em; text-align: right; }
-th { background: #f0f0f0; } img { max-width: 100%; display: block; margin: 0.5em 0 1.5em; }
-pre { background: #f7f7f7; padding: 1em; overflow: auto; font-size: 0.8em; }
-</style>"""
-
-
-def _image(path: Path, alt: str) -> str:
-    data = base64.b64encode(path.read_bytes()).decode("ascii")
-    return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{data}">'
-
-
-def _table(frame: pd.DataFrame) -> str:
-    return frame.to_html(index=False, float_format=lambda v: f"{v:.4f}", border=0)
 
 
 def _gallery(run_config: Config, data: Path, oof: pd.DataFrame, folder: Path) -> list[Path]:
