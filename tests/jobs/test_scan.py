@@ -69,6 +69,23 @@ def test_every_needle_ranks_high_and_no_rfi_is_reported(made, tmp_path):
     assert len(units) == 2 * 16 // 4 and units["unit"].is_unique
 
 
+def test_every_file_format_gives_the_same_candidates(tmp_path):
+    found = []
+    for file_format in ("h5", "h5-bitshuffle", "fil"):
+        grid = Grid(coarse_channels=4, fine_channels=256, time_steps=32)
+        folder = make_cadences(
+            tmp_path / file_format, 1, grid, 2, 2, 6, file_format=file_format, drift_max_hz=20.0
+        )
+        # .fil headers carry no nfpc: the coarse channel count comes from the config
+        table = pd.read_csv(
+            _scan(folder, tmp_path / f"out-{file_format}", "observations.coarse_channels=4")
+        )
+        found.append(table.drop(columns="event"))
+        assert len(table) == 2
+    pd.testing.assert_frame_equal(found[1], found[0])
+    pd.testing.assert_frame_equal(found[2], found[0])
+
+
 def test_a_crashed_scan_resumes_without_losing_or_repeating_units(made, tmp_path, monkeypatch):
     import setibl.jobs.scan as scan
 

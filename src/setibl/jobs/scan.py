@@ -170,7 +170,7 @@ def group_events(
                 "cadence": unit.cadence,
                 "event": event,
                 "frequency_mhz": first.fch1_mhz + origin * first.foff_mhz,
-                "drift_hz_per_s": drift_hz + 0.0,
+                "drift_hz_per_s": round(drift_hz, 6) + 0.0,  # 1e-6 Hz/s, as turboSETI prints
                 "snr": best.snr,
                 "level": max(int(h.level) for h in group),
                 "on_scans": " ".join(map(str, sorted({int(h.scan) for h in group}))),
