@@ -192,6 +192,25 @@ class MeasureConfig:
 
 
 @dataclass(frozen=True)
+class ScanConfig:
+    """``setibl scan``: files cut into the model's windows, searched by both detectors, the
+    work split into units of one cadence x ``coarse_per_unit`` coarse channels."""
+
+    window_overlap: int = 32  # channels shared by neighbouring windows (edge needles)
+    coarse_per_unit: int = 4  # coarse channels per unit of work (resume granularity)
+    cnn_threshold: float = 0.5  # windows scoring this without a classical event are candidates
+    batch_size: int = 64  # windows per model call
+    backend: str = "processes"  # serial | processes | ray
+    workers: int = 2
+    ray_address: str = ""  # "": an embedded local Ray; else the cluster to join
+    stamps: int = 10  # top candidates drawn (six scans each) into OUT/report.html; 0: no report
+    # |drift| below this is dropped by the scan's search (observations.min_drift_hz is
+    # turboSETI's 1e-5 for dedoppler-file/-cadence): at mid resolution one drift step is ~10
+    # Hz/s, so slow needles come out at drift 0 and turboSETI's rule would lose them
+    min_drift_hz: float = 0.0
+
+
+@dataclass(frozen=True)
 class Config:
     run: RunConfig = field(default_factory=RunConfig)
     data: DataConfig = field(default_factory=DataConfig)
@@ -204,6 +223,7 @@ class Config:
     dedoppler: DedopplerConfig = field(default_factory=DedopplerConfig)
     observations: ObservationsConfig = field(default_factory=ObservationsConfig)
     measure: MeasureConfig = field(default_factory=MeasureConfig)
+    scan: ScanConfig = field(default_factory=ScanConfig)
 
     @property
     def cadence_shape(self) -> tuple[int, int, int]:
@@ -386,6 +406,7 @@ def validate_config(config: Config) -> None:
     if config.observations.chunk_channels < 2:
         raise ConfigError("config key 'observations.chunk_channels': must be at least 2")
     _validate_ranges(config)
+    _validate_scan(config.scan)
 
 
 def _require(ok: bool, key: str, rule: str, value: Any) -> None:
@@ -537,6 +558,31 @@ def _validate_ranges(config: Config) -> None:
             "data.on_scans",
             "leave OFF scans for dedoppler.filter_level > 0 (the OFF veto)",
             list(on),
+        )
+
+
+def _validate_scan(scan: ScanConfig) -> None:
+    if scan.window_overlap < 0:
+        raise ConfigError(
+            f"config key 'scan.window_overlap': must be >= 0, got {scan.window_overlap}"
+        )
+    if scan.coarse_per_unit < 1:
+        raise ConfigError(
+            f"config key 'scan.coarse_per_unit': must be >= 1, got {scan.coarse_per_unit}"
+        )
+    if not 0.0 <= scan.cnn_threshold <= 1.0:
+        raise ConfigError(
+            f"config key 'scan.cnn_threshold': must lie in [0, 1], got {scan.cnn_threshold}"
+        )
+    if scan.min_drift_hz < 0:
+        raise ConfigError(f"config key 'scan.min_drift_hz': must be >= 0, got {scan.min_drift_hz}")
+    if scan.stamps < 0:
+        raise ConfigError(f"config key 'scan.stamps': must be >= 0, got {scan.stamps}")
+    if scan.batch_size < 1 or scan.workers < 1:
+        raise ConfigError("config keys 'scan.batch_size' and 'scan.workers': must be >= 1")
+    if scan.backend not in ("serial", "processes", "ray"):
+        raise ConfigError(
+            f"config key 'scan.backend': expected serial, processes or ray, got {scan.backend!r}"
         )
 
 

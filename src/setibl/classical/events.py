@@ -19,7 +19,8 @@ Filter levels, as ``turbo_seti.find_event.find_events`` computes them (tested ag
    the OFF scan, +- ``off_tolerance`` channels plus one drift step's spread.
 3. Level 2 hits of the first ON scan found again at level 2 in every other ON scan, inside
    turboSETI's ``follow_event`` range: the predicted channel (channel + drift x time between
-   scan starts) +- |drift| x 2 scan lengths (one channel per step for a zero drift); those
+   scan starts) +- |drift| x 2 scan lengths (a zero drift, met only with min_drift = 0: one
+   drift step instead of turboSETI's one channel per step, which never finds it again); those
    first-scan hits and every level-2 hit inside their follow ranges (all ON scans) form the
    events. (turboSETI also drops an event group whose first hit was already listed by an
    earlier group; here a hit simply belongs to the events once.) ``"narrow"`` follows with
@@ -125,9 +126,12 @@ def follow_range(hit: Hit, scan: int, rules: EventRules, drift_step: float) -> t
     """Open channel range of ON scan ``scan`` where ``hit`` is found again."""
     if rules.veto_window == "narrow":
         return _narrow(hit, scan, rules, drift_step)
-    rate = hit.drift_ch_per_step or 1.0  # turboSETI: DELTAF / DELTAT for a zero drift
+    rate = hit.drift_ch_per_step
     centre = hit.channel + rate * rules.elapsed(hit.scan, scan)
-    half = abs(rate) * 2.0 * rules.scan_length
+    # turboSETI moves a zero-drift hit by one channel per step (DELTAF / DELTAT), so it is
+    # never found again; turboSETI drops zero drifts first, so only min_drift = 0 meets one
+    # here: it stays put, within one drift step's spread
+    half = max(abs(rate), drift_step) * 2.0 * rules.scan_length
     return centre - half, centre + half
 
 

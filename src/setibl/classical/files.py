@@ -151,8 +151,10 @@ def search_cadence_files(
     blank_dc: bool = True,
     chunk_channels: int = 2**20,
     veto_window: str = "turboseti",
+    only_coarse: Sequence[int] | None = None,
 ) -> pd.DataFrame:
-    """turboSETI's find_event over a cadence of files (ON and OFF scans in time order).
+    """turboSETI's find_event over a cadence of files (ON and OFF scans in time order);
+    ``only_coarse``: just these coarse channels (a unit of a larger scan).
 
     Every hit of every scan, one row each (:data:`CADENCE_COLUMNS`): ``vetoed`` when an OFF
     scan holds a hit where its drift predicts, ``level`` the filter level the ON hit reaches
@@ -171,7 +173,7 @@ def search_cadence_files(
     max_drift_ch = abs(first.drift_ch_per_step(max_drift_hz_per_s))
     min_drift_ch = abs(first.drift_ch_per_step(min_drift_hz_per_s))
     streams = [
-        coarse_blocks(p, h, coarse_channels, chunk_channels)
+        coarse_blocks(p, h, coarse_channels, chunk_channels, only_coarse)
         for p, h in zip(paths, headers, strict=True)
     ]
     rows = []

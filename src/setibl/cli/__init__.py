@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from setibl.cli import classical, data, learned, measure  # noqa: F401  (they register commands)
+from setibl.cli import classical, data, learned, measure, observations  # noqa: F401  (they register commands)
 from setibl.cli.base import cli
 
 __all__ = ["cli", "main"]

@@ -46,15 +46,43 @@ def validate(data: str, skip_bad: bool, dropped: str, config_path, overrides) ->
 @click.option("--seed", type=int, default=None, help="Default: run.seed of the config.")
 @click.option("--workers", type=int, default=2, show_default=True)
 @click.option("--overwrite", is_flag=True, help="Replace data already in OUT.")
+@click.option(
+    "--background",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="CSV of cadence,path rows: cut the snippets from these files (real backgrounds) and "
+    "inject needles into them, instead of simulating the noise.",
+)
 @config_options
 def synth(
-    out, n_train, n_test, needle_fraction, seed, workers, overwrite, config_path, overrides
+    out,
+    n_train,
+    n_test,
+    needle_fraction,
+    seed,
+    workers,
+    overwrite,
+    background,
+    config_path,
+    overrides,
 ) -> None:
     """Write a synthetic data set in the Kaggle layout, with test labels and needles.csv."""
-    from setibl.jobs.data import synthesize
+    from setibl.jobs.data import synthesize, synthesize_background
 
     extra = [] if needle_fraction is None else [f"synth.needle_fraction={needle_fraction}"]
     config = load(config_path, (*overrides, *extra))
+    if background is not None:
+        counts = synthesize_background(
+            config,
+            background,
+            out,
+            config.synth.n_train if n_train is None else n_train,
+            config.synth.n_test if n_test is None else n_test,
+            seed=config.run.seed if seed is None else seed,
+            overwrite=overwrite,
+        )
+        echo_json(counts)
+        return
     counts = synthesize(
         config,
         out,

@@ -56,6 +56,32 @@ def synthesize(
         )
 
 
+def synthesize_background(
+    config: Config,
+    cadences_csv: str | os.PathLike,
+    out: str | os.PathLike,
+    n_train: int,
+    n_test: int,
+    seed: int,
+    overwrite: bool = False,
+) -> dict[str, int]:
+    """A Kaggle-layout set cut from the cadences listed in ``cadences_csv`` (cadence,path),
+    needles injected into the ON scans of ``synth.needle_fraction`` of the windows."""
+    from setibl.data.background import write_background_dataset
+    from setibl.observations.cadences import read_cadence_list
+
+    return write_background_dataset(
+        out,
+        read_cadence_list(cadences_csv),
+        config,
+        n_train,
+        n_test,
+        seed=seed,
+        overwrite=overwrite,
+        coarse_channels=config.observations.coarse_channels or None,
+    )
+
+
 def find_split(data: str | os.PathLike, snippet_id: str) -> str:
     for split in ("train", "test"):
         if snippet_path(data, split, snippet_id).is_file():

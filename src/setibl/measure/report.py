@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import html
 import json
 import os
@@ -17,39 +16,14 @@ from setibl.learned.records import load_manifest
 from setibl.learned.schedule import schedule_table
 from setibl.measure import plots
 from setibl.measure.evaluate import evaluate, load_labels, load_predictions, to_jsonable
+from setibl.measure.page import IMAGE_CHECK, STYLE, embedded_image, html_table
 
 GALLERY_SIZE = 4
-
-# Marks the page once every image has decoded: body[data-images-loaded="ok/total"].
-IMAGE_CHECK = """<script>
-window.addEventListener('load', function () {
-  var images = Array.from(document.images);
-  var ok = images.filter(function (i) { return i.complete && i.naturalWidth > 0; }).length;
-  document.body.setAttribute('data-images-loaded', ok + '/' + images.length);
-});
-</script>"""
-
-STYLE = """<style>
-body { font-family: sans-serif; margin: 2em auto; max-width: 1100px; color: #222; }
-table { border-collapse: collapse; margin: 0.5em 0 1.5em; }
-td, th { border: 1px solid #ccc; padding: 0.25em 0.6em; text-align: right; }
-th { background: #f0f0f0; } img { max-width: 100%; display: block; margin: 0.5em 0 1.5em; }
-pre { background: #f7f7f7; padding: 1em; overflow: auto; font-size: 0.8em; }
-</style>"""
 
 
 def _auc_text(auc: float | None) -> str:
     """An AUC for the page; "n/a" where it is undefined (one class only)."""
     return "n/a" if auc is None else f"{auc:.4f}"
-
-
-def _image(path: Path, alt: str) -> str:
-    data = base64.b64encode(path.read_bytes()).decode("ascii")
-    return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{data}">'
-
-
-def _table(frame: pd.DataFrame) -> str:
-    return frame.to_html(index=False, float_format=lambda v: f"{v:.4f}", border=0)
 
 
 def _gallery(run_config: Config, data: Path, oof: pd.DataFrame, folder: Path) -> list[Path]:
@@ -133,7 +107,7 @@ def build_report(
     ]
     if metrics.get("test_auc") is not None:
         summary.append(f"test AUC {metrics['test_auc']:.4f}")
-    sections.append(f"<h2>Results</h2><p>{'; '.join(summary)}</p>{_table(fold_rows)}")
+    sections.append(f"<h2>Results</h2><p>{'; '.join(summary)}</p>{html_table(fold_rows)}")
 
     records = Path(run_info["records"])
     if (records / "manifest.json").is_file():
@@ -147,7 +121,7 @@ def build_report(
         sections.append(
             f"<h2>Data</h2><p>records {html.escape(str(records))}: layout "
             f"{manifest['layout']}, encoding {manifest['encoding']}, image "
-            f"{tuple(manifest['image_shape'])}</p>{_table(counts)}"
+            f"{tuple(manifest['image_shape'])}</p>{html_table(counts)}"
         )
         images.append(
             (
@@ -228,9 +202,9 @@ def build_report(
                 f"<h2>Sensitivity (injection-recovery, OOF)</h2><p>recall "
                 f"{recovery['recall']:.3f} of {recovery['needles']} needles at a false-positive"
                 f" rate of {fpr:.0%} on haystack cadences</p>"
-                f"<h3>by S/N</h3>{_table(recovery['by_snr'])}"
-                f"<h3>by |drift rate| (Hz/s)</h3>{_table(recovery['by_drift'])}"
-                f"<h3>by needle kind</h3>{_table(recovery['by_kind'])}"
+                f"<h3>by S/N</h3>{html_table(recovery['by_snr'])}"
+                f"<h3>by |drift rate| (Hz/s)</h3>{html_table(recovery['by_drift'])}"
+                f"<h3>by needle kind</h3>{html_table(recovery['by_kind'])}"
             )
             atomic_write_text(
                 folder / "sensitivity.json",
@@ -242,7 +216,9 @@ def build_report(
     body = (
         "\n".join(sections)
         + "<h2>Pictures</h2>"
-        + "\n".join(f"<h3>{html.escape(alt)}</h3>{_image(path, alt)}" for path, alt in images)
+        + "\n".join(
+            f"<h3>{html.escape(alt)}</h3>{embedded_image(path, alt)}" for path, alt in images
+        )
     )
     body += f"<h2>Config</h2><pre>{html.escape(config_to_toml(config))}</pre>"
     page = (

@@ -107,12 +107,14 @@ def coarse_blocks(
     header: Header,
     coarse_channels: int | None = None,
     chunk_channels: int = HIGH_RESOLUTION_FINE_CHANNELS,
+    only: Sequence[int] | None = None,
 ) -> Iterator[tuple[int, int, np.ndarray]]:
     """(index, first channel, (T, width) float32) per coarse channel, feed 0, read one block at
     a time (an .h5 dataset is sliced, a .fil file memory-mapped): a file never sits in memory
     whole. ``coarse_channels`` None: :meth:`Header.coarse_channel_count`, except that a file
     with neither ``nfpc`` nor a multiple of 2^20 channels is read in blocks of
-    ``chunk_channels`` (the last one narrower) rather than whole."""
+    ``chunk_channels`` (the last one narrower) rather than whole. ``only``: just these blocks
+    (indices, in the order given)."""
     if coarse_channels is None:
         coarse_channels = header.coarse_channel_count()
         has_nfpc = header.fine_per_coarse and header.channels % header.fine_per_coarse == 0
@@ -124,19 +126,31 @@ def coarse_blocks(
             f"{coarse_channels} coarse channels"
         )
     width = header.channels // coarse_channels if coarse_channels else chunk_channels
-    starts = range(0, header.channels, width)
+    starts = list(range(0, header.channels, width))
+    indices = range(len(starts)) if only is None else list(only)
+    if any(not 0 <= index < len(starts) for index in indices):
+        raise DataError(f"{path}: coarse channels {list(indices)} outside 0..{len(starts) - 1}")
     if str(path).endswith(".h5"):
         import h5py
         import hdf5plugin  # noqa: F401  (registers the bitshuffle filter BL files use)
 
         with h5py.File(path, "r") as handle:
             data = handle["data"]
-            for index, start in enumerate(starts):
+            for index in indices:
+                start = starts[index]
                 yield index, start, np.asarray(data[:, 0, start : start + width], np.float32)
     else:
         samples = _fil_samples(path, header)
-        for index, start in enumerate(starts):
+        for index in indices:
+            start = starts[index]
             yield index, start, np.asarray(samples[:, 0, start : start + width], np.float32)
+
+
+def coarse_block(
+    path: str | os.PathLike, header: Header, index: int, coarse_channels: int | None = None
+) -> np.ndarray:
+    """(T, width) float32 of one coarse channel (see :func:`coarse_blocks`)."""
+    return next(coarse_blocks(path, header, coarse_channels, only=[index]))[2]
 
 
 def cadence_headers(paths: Sequence[str | os.PathLike]) -> list[Header]:

@@ -1,0 +1,85 @@
+"""make-cadences and scan from the command line; bad input ends in one line naming the file."""
+
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from setibl.cli import cli
+
+pytest.importorskip("setigen")
+
+
+def test_make_then_scan_a_list_of_cadences(tmp_path):
+    runner = CliRunner()
+    made = runner.invoke(
+        cli,
+        [
+            "make-cadences",
+            str(tmp_path / "data"),
+            "--cadences",
+            "2",
+            "--coarse-channels",
+            "4",
+            "--fine-channels",
+            "256",
+            "--time-steps",
+            "32",
+            "--needles",
+            "2",
+            "--rfi",
+            "2",
+        ],
+    )
+    assert made.exit_code == 0, made.output
+    result = runner.invoke(
+        cli,
+        [
+            "scan",
+            "--cadences",
+            str(tmp_path / "data" / "cadences.csv"),
+            "--out",
+            str(tmp_path / "out"),
+            "--backend",
+            "serial",
+            "--set",
+            "observations.max_drift_hz=40",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    candidates = pd.read_csv(tmp_path / "out" / "candidates.csv")
+    assert sorted(candidates["cadence"]) == ["c0000", "c0000", "c0001", "c0001"]
+
+
+def test_bad_input_is_one_line_naming_the_file(tmp_path):
+    runner = CliRunner()
+    runner.invoke(
+        cli,
+        [
+            "make-cadences",
+            str(tmp_path),
+            "--coarse-channels",
+            "2",
+            "--fine-channels",
+            "128",
+            "--time-steps",
+            "16",
+            "--needles",
+            "1",
+            "--rfi",
+            "1",
+        ],
+    )
+    files = sorted(str(p) for p in tmp_path.glob("c0000_*"))
+    result = runner.invoke(cli, ["scan", *files[:3], "--out", str(tmp_path / "out")])
+    assert result.exit_code == 1
+    assert result.output.strip().count("\n") == 0 and "c0000_0_A.h5" in result.output
+    assert "ON scans (0, 2, 4) do not index 3 files" in result.output
+    shuffled = [files[0], files[2], files[1], *files[3:]]
+    result = runner.invoke(cli, ["scan", *shuffled, "--out", str(tmp_path / "out")])
+    assert result.exit_code == 1 and "c0000_1_B.h5: starts at MJD" in result.output
+    result = runner.invoke(cli, ["scan", "--out", str(tmp_path / "out")])
+    assert result.exit_code == 2 and "either FILES" in result.output
+    result = runner.invoke(
+        cli, ["scan", *files, "--out", str(tmp_path / "out"), "--model", str(tmp_path)]
+    )
+    assert result.exit_code == 1 and "config.toml: not found" in result.output
