@@ -100,7 +100,8 @@ def scan(
     show_default=True,
     help="Channel width and sampling time of BL's products.",
 )
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--seed", type=int, default=None, help="Default: run.seed of the config.")
+@config_options
 def make_cadences_command(
     out,
     count,
@@ -114,6 +115,8 @@ def make_cadences_command(
     file_format,
     resolution,
     seed,
+    config_path,
+    overrides,
 ) -> None:
     """Write setigen cadences (ABACAD) with known needles (ON only) and RFI (all scans) as
     filterbank files, with OUT/needles.csv and OUT/cadences.csv (for scan --cadences)."""
@@ -127,5 +130,6 @@ def make_cadences_command(
         fine_channels=fine_channels,
         time_steps=time_steps,
     )
+    seed = load(config_path, overrides).run.seed if seed is None else seed
     folder = make_cadences(out, count, grid, needles, rfi, seed, file_format, snr, drift_max)
     click.echo(f"{count} cadence(s) -> {folder}")
