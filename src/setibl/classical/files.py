@@ -37,7 +37,7 @@ from setibl.classical.dedoppler import (
     score_cadence,
     search_scans,
 )
-from setibl.config import ON_SCANS
+from setibl.config import ON_SCANS, ObservationsConfig
 from setibl.errors import DataError
 from setibl.observations.filterbank import Header, cadence_headers, coarse_blocks, read_header
 
@@ -262,3 +262,29 @@ def turboseti_hits(
     offset = (table["frequency_mhz"] - header.fch1_mhz) / header.foff_mhz
     table["channel"] = offset.round().astype(int)
     return table[["channel", "frequency_mhz", "drift_hz_per_s", "snr"]]
+
+
+def search_cadence_with(
+    paths: Sequence[str | os.PathLike],
+    on_scans: Sequence[int],
+    settings: ObservationsConfig,
+    only_coarse: Sequence[int] | None = None,
+    coarse_channels: int | None = None,
+) -> pd.DataFrame:
+    """:func:`search_cadence_files` with the config's ``[observations]`` settings;
+    ``coarse_channels`` (the count per file) overrides ``settings.coarse_channels``."""
+    return search_cadence_files(
+        paths,
+        on_scans,
+        settings.max_drift_hz,
+        settings.snr_threshold,
+        settings.off_snr_threshold,
+        coarse_channels=coarse_channels or settings.coarse_channels or None,
+        bandpass_window=settings.bandpass_window,
+        noise=settings.noise,
+        min_drift_hz_per_s=settings.min_drift_hz,
+        blank_dc=settings.blank_dc,
+        chunk_channels=settings.chunk_channels,
+        veto_window=settings.veto_window,
+        only_coarse=only_coarse,
+    )

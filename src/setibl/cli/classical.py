@@ -147,7 +147,7 @@ def dedoppler_cadence(
 
     Writes OUT (ON hits reaching --filter-level) and OUT.hits.csv (every hit, with its veto
     flag and level)."""
-    from setibl.classical.files import search_cadence_files
+    from setibl.classical.files import search_cadence_with
     from setibl.io import atomic_write_csv
 
     extra = [] if off_snr is None else [f"observations.off_snr_threshold={off_snr!r}"]
@@ -161,20 +161,7 @@ def dedoppler_cadence(
             message = f"{on_scans!r} is not a list like 0,2,4"
             raise click.BadParameter(message, param_hint="--on") from None
     settings = _observations_config(config_path, (*overrides, *extra), options)
-    hits = search_cadence_files(
-        files,
-        on,
-        settings.max_drift_hz,
-        settings.snr_threshold,
-        settings.off_snr_threshold,
-        coarse_channels=settings.coarse_channels or None,
-        bandpass_window=settings.bandpass_window,
-        noise=settings.noise,
-        min_drift_hz_per_s=settings.min_drift_hz,
-        blank_dc=settings.blank_dc,
-        chunk_channels=settings.chunk_channels,
-        veto_window=settings.veto_window,
-    )
+    hits = search_cadence_with(files, on, settings)
     events = hits[hits["level"] >= settings.filter_level]
     atomic_write_csv(Path(out).with_suffix(".hits.csv"), hits)
     written = atomic_write_csv(out, events)

@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from setibl.config import Config
-from setibl.data.kaggle import LABELS_FILE, SUBMISSION_FILE, snippet_path
+from setibl.data.kaggle import snippet_path
 from setibl.data.synth import (
     NEEDLE_COLUMNS,
     CadenceGeometry,
@@ -36,10 +36,10 @@ from setibl.data.synth import (
 )
 from setibl.data.synth_dataset import (
     NEEDLES_FILE,
-    TEST_LABELS_FILE,
     _prepare_output,
     positive_indices,
     snippet_id,
+    write_label_files,
 )
 from setibl.errors import DataError
 from setibl.io import atomic_save_npy, atomic_write_csv
@@ -153,18 +153,8 @@ def write_background_dataset(
             )
     atomic_write_csv(out / NEEDLES_FILE, pd.DataFrame(needles, columns=NEEDLE_COLUMNS))
     atomic_write_csv(out / WINDOWS_FILE, pd.DataFrame(sources, columns=WINDOW_COLUMNS))
-    test = pd.DataFrame(sorted(labels["test"]), columns=["id", "target"])
-    atomic_write_csv(out / TEST_LABELS_FILE, test)
-    atomic_write_csv(out / SUBMISSION_FILE, test.assign(target=0.5))
-    train = pd.DataFrame(sorted(labels["train"]), columns=["id", "target"])
-    atomic_write_csv(out / LABELS_FILE, train)
-    return {
-        "train": len(train),
-        "test": len(test),
-        "train_positives": int(train["target"].sum()),
-        "test_positives": int(test["target"].sum()),
-        "windows_available": available,
-    }
+    counts = write_label_files(out, {split: sorted(rows) for split, rows in labels.items()})
+    return {**counts, "windows_available": available}
 
 
 def _synth_units(config: Config, header: Header):

@@ -150,6 +150,12 @@ def write_dataset(
     _check_unique(labels)
     needles = pd.DataFrame(signal_rows, columns=NEEDLE_COLUMNS)
     atomic_write_csv(out / NEEDLES_FILE, needles)
+    return {**write_label_files(out, labels), "signals": len(needles)}
+
+
+def write_label_files(out: Path, labels: dict[str, list[tuple[str, int]]]) -> dict[str, int]:
+    """``test_labels.csv``, ``sample_submission.csv`` and, last (its presence marks a finished
+    set), ``train_labels.csv`` from (id, target) rows per split; returns the counts."""
     test = pd.DataFrame(labels["test"], columns=["id", "target"])
     atomic_write_csv(out / TEST_LABELS_FILE, test)
     atomic_write_csv(out / SUBMISSION_FILE, test.assign(target=0.5))
@@ -160,7 +166,6 @@ def write_dataset(
         "test": len(test),
         "train_positives": int(train["target"].sum()),
         "test_positives": int(test["target"].sum()),
-        "signals": len(needles),
     }
 
 

@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from setibl.classical.files import CADENCE_COLUMNS
 from setibl.config import Config, ObservationsConfig
 from setibl.errors import ConfigError, DataError
 from setibl.jobs.executor import Executor
@@ -46,20 +47,7 @@ CANDIDATE_COLUMNS = [
     "channel",
     "event",
 ]
-HIT_COLUMNS = [
-    "cadence",
-    "scan",
-    "file",
-    "coarse_channel",
-    "channel",
-    "frequency_mhz",
-    "drift_hz_per_s",
-    "drift_ch_per_step",
-    "snr",
-    "vetoed",
-    "level",
-    "event",
-]
+HIT_COLUMNS = ["cadence", *CADENCE_COLUMNS, "event"]
 WINDOW_COLUMNS = ["cadence", "coarse_channel", "window", "cnn_score"]
 UNIT_COLUMNS = ["unit", "cadence", "first_coarse", "last_coarse", "windows", "hits", "seconds"]
 GROUP_SLACK_CHANNELS = 4  # ON hits this close (plus drift spread) are one signal
@@ -246,26 +234,13 @@ def _merge(events: list[dict], windows: list[dict], unit: ScanUnit) -> list[dict
 
 def scan_unit(unit: ScanUnit) -> dict[str, list[dict]]:
     """Rows of every table for one unit (picklable, runs in any worker)."""
-    from setibl.classical.files import search_cadence_files
+    from setibl.classical.files import search_cadence_with
 
     began = time.perf_counter()
     headers = [read_header(path) for path in unit.paths]
     fine = headers[0].channels // unit.coarse_channels
-    s = unit.search
-    hits = search_cadence_files(
-        unit.paths,
-        unit.on_scans,
-        s.max_drift_hz,
-        s.snr_threshold,
-        s.off_snr_threshold,
-        coarse_channels=unit.coarse_channels,
-        bandpass_window=s.bandpass_window,
-        noise=s.noise,
-        min_drift_hz_per_s=s.min_drift_hz,
-        blank_dc=s.blank_dc,
-        chunk_channels=s.chunk_channels,
-        veto_window=s.veto_window,
-        only_coarse=unit.coarse,
+    hits = search_cadence_with(
+        unit.paths, unit.on_scans, unit.search, unit.coarse, unit.coarse_channels
     )
     hits.insert(0, "cadence", unit.cadence)
     events = group_events(hits, headers, unit, fine)
