@@ -36,6 +36,8 @@ from _common import emit
 from scipy.stats import rankdata
 from setigen_cadences import OFF, ON, SNR_BINS, VERSION, Recipe, make_set
 
+from setibl.measure.evaluate import threshold_at_fpr
+
 FPR = 0.01
 
 
@@ -54,13 +56,6 @@ def auc(target: np.ndarray, score: np.ndarray) -> float:
         return float("nan")
     u = ranks[target].sum() - positives * (positives + 1) / 2
     return float(u / (positives * negatives))
-
-
-def threshold_at_fpr(negative_scores: np.ndarray, fpr: float = FPR) -> float:
-    """Score threshold t such that at most ``fpr`` of the negatives score above t."""
-    ordered = np.sort(np.asarray(negative_scores, dtype=float))[::-1]
-    allowed = int(np.floor(fpr * len(ordered) + 1e-9))  # negatives allowed above t
-    return float(ordered[min(allowed, len(ordered) - 1)])
 
 
 def _rate(mask: np.ndarray) -> dict:

@@ -578,8 +578,9 @@ def _validate_scan(scan: ScanConfig) -> None:
         raise ConfigError(f"config key 'scan.min_drift_hz': must be >= 0, got {scan.min_drift_hz}")
     if scan.stamps < 0:
         raise ConfigError(f"config key 'scan.stamps': must be >= 0, got {scan.stamps}")
-    if scan.batch_size < 1 or scan.workers < 1:
-        raise ConfigError("config keys 'scan.batch_size' and 'scan.workers': must be >= 1")
+    for key in ("batch_size", "workers"):
+        if getattr(scan, key) < 1:
+            raise ConfigError(f"config key 'scan.{key}': must be >= 1, got {getattr(scan, key)}")
     if scan.backend not in ("serial", "processes", "ray"):
         raise ConfigError(
             f"config key 'scan.backend': expected serial, processes or ray, got {scan.backend!r}"

@@ -246,3 +246,16 @@ def test_files_without_nfpc_are_searched_in_chunks(tmp_path):
     assert widths == [256] * (read_header(path).channels // 256)
     # the lines lie away from chunk edges: the same channels and drifts either way
     assert sorted(chunked["channel"]) == sorted(whole["channel"])
+
+
+def test_a_search_that_can_find_nothing_names_the_file():
+    from setibl.classical.files import check_drift_range
+    from setibl.observations.filterbank import Header
+
+    mid = Header(1926.0, -2861.02294921875e-6, 1.073741824, 279, 1024)  # ~5.2 Hz/s a step
+    with pytest.raises(DataError, match=r"mid.h5: max drift 4 Hz/s is below one drift step"):
+        check_drift_range("mid.h5", mid, 4.0, 1e-5)
+    check_drift_range("mid.h5", mid, 4.0, 0.0)  # zero drift kept: something can be found
+    check_drift_range("mid.h5", mid, 40.0, 1e-5)  # drifting lines searched
+    high = Header(6000.0, -DF_HZ * 1e-6, DT_S, 16, 2**20)  # ~0.01 Hz/s a step
+    check_drift_range("high.h5", high, 4.0, 1e-5)

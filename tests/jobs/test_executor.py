@@ -47,3 +47,11 @@ def test_fork_only_before_tensorflow(monkeypatch):
     monkeypatch.setitem(sys.modules, "tensorflow", object())
     assert start_method("auto") == "forkserver"
     assert start_method("spawn") == "spawn"
+
+
+def test_ray_results_in_order_and_the_embedded_instance_is_stopped():
+    ray = pytest.importorskip("ray")
+    results = list(Executor("ray", 2).map(square_and_pid, range(9)))
+    assert [value for value, _ in results] == [i * i for i in range(9)]
+    assert os.getpid() not in {pid for _, pid in results}
+    assert not ray.is_initialized()  # started for this map, stopped after it

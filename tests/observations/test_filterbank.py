@@ -37,3 +37,17 @@ def test_bad_files_name_the_file(tmp_path):
         read_header(garbage)
     with pytest.raises(DataError, match="not found"):
         read_header(tmp_path / "missing.fil")
+
+
+def test_hdf5_files_are_known_by_content_not_name(tmp_path):
+    import shutil
+
+    write_setigen_h5(tmp_path / "frame.h5", time_steps=16, channels=256)
+    renamed = tmp_path / "frame.hdf5"
+    shutil.copy(tmp_path / "frame.h5", renamed)
+    blocks = [b for _, _, b in coarse_blocks(renamed, read_header(renamed), 2)]
+    same = [
+        b for _, _, b in coarse_blocks(tmp_path / "frame.h5", read_header(tmp_path / "frame.h5"), 2)
+    ]
+    assert len(blocks) == 2
+    np.testing.assert_array_equal(np.concatenate(blocks, 1), np.concatenate(same, 1))

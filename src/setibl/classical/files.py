@@ -52,6 +52,29 @@ HIT_COLUMNS = [
 CADENCE_COLUMNS = ["scan", "file", *HIT_COLUMNS, "vetoed", "level"]
 
 
+def padded_rows(time_steps: int) -> int:
+    """Rows the search runs over: ``time_steps`` zero-padded up to a power of two (turboSETI);
+    the drift step is one channel over ``padded_rows - 1`` steps."""
+    return 1 << (time_steps - 1).bit_length()
+
+
+def check_drift_range(
+    path: str | os.PathLike, header: Header, max_drift_hz_per_s: float, min_drift_hz_per_s: float
+) -> None:
+    """DataError naming the file when the search could find nothing: the largest drift is below
+    one drift step (only zero drift is searched) while the minimum drift drops zero drift."""
+    steps = padded_rows(header.time_steps) - 1
+    step_hz = abs(header.foff_mhz * 1e6 / header.tsamp_s) / steps
+    only_zero = abs(max_drift_hz_per_s) < step_hz - 1e-12
+    if only_zero and abs(header.drift_ch_per_step(min_drift_hz_per_s)) > 0:
+        raise DataError(
+            f"{path}: max drift {max_drift_hz_per_s:g} Hz/s is below one drift step "
+            f"({step_hz:.3g} Hz/s at this resolution), so only zero drift is searched, and the "
+            f"minimum drift {min_drift_hz_per_s:g} Hz/s drops it: raise "
+            "observations.max_drift_hz (--max-drift) or set observations.min_drift_hz=0"
+        )
+
+
 def prepare_block(block: np.ndarray, path: str | os.PathLike, blank_dc: bool = True) -> np.ndarray:
     """A (T, F) coarse-channel block as turboSETI searches it: the DC spike (centre channel)
     replaced by the mean of its neighbours (``blank_dc``), then zero rows appended up to the
@@ -64,7 +87,7 @@ def prepare_block(block: np.ndarray, path: str | os.PathLike, blank_dc: bool = T
     if blank_dc and channels >= 3:
         middle = channels // 2
         block[:, middle] = (block[:, middle - 1] + block[:, middle + 1]) / 2
-    padded = 1 << (rows - 1).bit_length()
+    padded = padded_rows(rows)
     if padded > rows:
         block = np.concatenate([block, np.zeros((padded - rows, channels), np.float32)])
     return block
@@ -123,6 +146,7 @@ def search_file(
     header = read_header(path)
     max_drift_ch = abs(header.drift_ch_per_step(max_drift_hz_per_s))
     min_drift_ch = abs(header.drift_ch_per_step(min_drift_hz_per_s))
+    check_drift_range(path, header, max_drift_hz_per_s, min_drift_hz_per_s)
     rows = []
     for coarse, first, block in coarse_blocks(path, header, coarse_channels, chunk_channels):
         block = prepare_block(block, path, blank_dc)
@@ -172,6 +196,7 @@ def search_cadence_files(
     starts = tuple((h.tstart_mjd - first.tstart_mjd) * 86400.0 / first.tsamp_s for h in headers)
     max_drift_ch = abs(first.drift_ch_per_step(max_drift_hz_per_s))
     min_drift_ch = abs(first.drift_ch_per_step(min_drift_hz_per_s))
+    check_drift_range(paths[0], first, max_drift_hz_per_s, min_drift_hz_per_s)
     streams = [
         coarse_blocks(p, h, coarse_channels, chunk_channels, only_coarse)
         for p, h in zip(paths, headers, strict=True)

@@ -75,6 +75,7 @@ def quiet_tensorflow() -> None:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # older TensorFlow honours it
     for name in ("tensorflow", "absl", "h5py"):
         logging.getLogger(name).setLevel(logging.ERROR)
-    for module in ("keras", "tensorflow", "absl", "tf_keras", "h5py"):
+    # blimpy imports pkg_resources, which warns on every start
+    for module in ("keras", "tensorflow", "absl", "tf_keras", "h5py", "blimpy", "pkg_resources"):
         warnings.filterwarnings("ignore", module=rf"{module}(\.|$)")
     _filter_native_stderr()

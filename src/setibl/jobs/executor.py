@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import os
+import shutil
 import sys
 import tempfile
 from collections import deque
@@ -96,16 +97,21 @@ class Executor:
                 yield pending.popleft().result()
 
     def _ray(self, function: Callable, items: Iterable) -> Iterator:
-        ray = _start_ray(self.workers, self.ray_address)
-        remote = ray.remote(num_cpus=1)(_ray_unit)
-        pending: deque = deque()
-        limit = self.workers * self.in_flight_per_worker
-        for item in items:
-            pending.append(remote.remote(self.initializer, function, item))
-            if len(pending) >= limit:
+        ray, temp_dir = _start_ray(self.workers, self.ray_address)
+        try:
+            remote = ray.remote(num_cpus=1)(_ray_unit)
+            pending: deque = deque()
+            limit = self.workers * self.in_flight_per_worker
+            for item in items:
+                pending.append(remote.remote(self.initializer, function, item))
+                if len(pending) >= limit:
+                    yield ray.get(pending.popleft())
+            while pending:
                 yield ray.get(pending.popleft())
-        while pending:
-            yield ray.get(pending.popleft())
+        finally:
+            if temp_dir is not None:  # an embedded Ray this map started: stop it, drop its logs
+                ray.shutdown()
+                shutil.rmtree(temp_dir, ignore_errors=True)
 
 
 _INITIALIZED: set[Callable[[], None]] = set()  # per Ray worker process
@@ -119,13 +125,15 @@ def _ray_unit(initializer: Callable[[], None] | None, function: Callable, item: 
     return function(item)
 
 
-def _start_ray(workers: int, address: str | None):
-    """The ``ray`` module, initialised quietly once: embedded local with ``workers`` CPUs, or
-    joined to ``address``."""
+def _start_ray(workers: int, address: str | None) -> tuple[Any, str | None]:
+    """The ``ray`` module, initialised quietly: embedded local with ``workers`` CPUs, or joined
+    to ``address``; and the temp folder of an embedded instance started here (None when Ray was
+    running already or joined a cluster)."""
     try:
         import ray
     except ImportError:
         raise ConfigError("executor backend 'ray' needs Ray: pip install 'setibl[ray]'") from None
+    temp_dir = None
     if not ray.is_initialized():
         options: dict[str, Any] = {
             "include_dashboard": False,
@@ -135,10 +143,7 @@ def _start_ray(workers: int, address: str | None):
         if address:
             options["address"] = address
         else:
-            options.update(
-                num_cpus=workers,
-                object_store_memory=256 * 1024**2,
-                _temp_dir=tempfile.mkdtemp(prefix="setibl-ray-"),
-            )
+            temp_dir = tempfile.mkdtemp(prefix="setibl-ray-")
+            options.update(num_cpus=workers, object_store_memory=256 * 1024**2, _temp_dir=temp_dir)
         ray.init(**options)
-    return ray
+    return ray, temp_dir

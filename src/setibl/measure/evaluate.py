@@ -14,8 +14,8 @@ import pandas as pd
 from scipy import stats
 from sklearn.metrics import average_precision_score, precision_recall_curve, roc_curve
 
-from setibl.data.kaggle import DataError
 from setibl.data.submission import safe_auc
+from setibl.errors import DataError
 
 CONFIDENCE = 0.6827  # one sigma
 
@@ -71,7 +71,7 @@ def threshold_at_fpr(negatives: np.ndarray, fpr: float) -> float:
     if len(negatives) == 0:
         raise DataError("no haystack (target 0) cadences to set a false-positive rate on")
     ordered = np.sort(np.asarray(negatives))[::-1]
-    allowed = int(np.floor(fpr * len(ordered)))
+    allowed = int(np.floor(fpr * len(ordered) + 1e-9))  # 0.29 x 100 is 28.999...
     return float(ordered[allowed]) if allowed < len(ordered) else float(ordered[-1])
 
 

@@ -130,8 +130,9 @@ def coarse_blocks(
     indices = range(len(starts)) if only is None else list(only)
     if any(not 0 <= index < len(starts) for index in indices):
         raise DataError(f"{path}: coarse channels {list(indices)} outside 0..{len(starts) - 1}")
-    if str(path).endswith(".h5"):
-        import h5py
+    import h5py
+
+    if h5py.is_hdf5(path):  # by content: .h5, .hdf5, any name
         import hdf5plugin  # noqa: F401  (registers the bitshuffle filter BL files use)
 
         with h5py.File(path, "r") as handle:
