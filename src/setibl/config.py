@@ -70,6 +70,8 @@ class RecordsConfig:
     train_shards: int = 20
     test_shards: int = 10
     workers: int = 2
+    # (height, width) the layout's image is resized to before it is written; (): kept as is
+    resize: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -88,6 +90,8 @@ class AugmentConfig:
     dropout_prob: float = 0.5
     dropout_count: int = 8
     dropout_size: float = 0.05  # side as a fraction of the smaller image dimension
+    # permute the ON scans among themselves and the OFF scans among themselves (per image)
+    scan_order: bool = False
     jit_compile: bool = True  # XLA-fuse the augmentation chain (2x faster on CPU)
 
 
@@ -102,6 +106,23 @@ class ModelConfig:
     # which carries its own ImageNet preprocessing.
     input_scale: float = 32.0
     input_offset: float = 127.5
+    # (height, width) a Resizing layer brings images to before the backbone; (): no resizing
+    resize: tuple[int, ...] = ()
+    pooling: str = "avg"  # "avg" (reference), "max", or "gem" (generalised mean, learned p)
+    gem_p: float = 3.0  # starting exponent of GeM pooling
+    loss: str = "bce"  # "bce" (reference) or "focal"
+    focal_gamma: float = 2.0  # focal loss exponent; 0 gives binary cross-entropy
+
+
+@dataclass(frozen=True)
+class MixupConfig:
+    """Mixup of training batches: image x = lam a + (1 - lam) b with lam ~ Beta(alpha, alpha)."""
+
+    enabled: bool = False
+    alpha: float = 1.0
+    prob: float = 0.5  # fraction of images in a batch that get a partner
+    label: str = "or"  # "or": y + y' - y y' (a needle in either image); "blend": lam y + ...
+    off_last_epochs: int = 0  # train the last N epochs on unmixed images
 
 
 @dataclass(frozen=True)
@@ -112,6 +133,9 @@ class ScheduleConfig:
     ramp_epochs: int = 5
     sustain_epochs: int = 0
     decay: float = 0.8
+    kind: str = "ramp_decay"  # "ramp_decay" (reference) or "cosine" (after the same ramp)
+    optimizer: str = "adam"  # "adam" (reference) or "adamw"
+    weight_decay: float = 0.0  # decoupled weight decay of adamw
 
 
 @dataclass(frozen=True)
@@ -129,6 +153,15 @@ class TrainConfig:
     jit_compile: bool = False  # forced off on CPU, where XLA is slower
     tensorboard: bool = True
     verbose: int = 1
+
+
+@dataclass(frozen=True)
+class PseudoConfig:
+    """Pseudo-labelling rounds: confident test predictions join the training of a new round."""
+
+    rounds: int = 0  # rounds after the first run; 0: off
+    positive_threshold: float = 0.9  # test predictions at or above: label 1
+    negative_threshold: float = 0.02  # test predictions at or below: label 0
 
 
 @dataclass(frozen=True)
@@ -167,7 +200,9 @@ class Config:
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
+    mixup: MixupConfig = field(default_factory=MixupConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+    pseudo: PseudoConfig = field(default_factory=PseudoConfig)
     dedoppler: DedopplerConfig = field(default_factory=DedopplerConfig)
     observations: ObservationsConfig = field(default_factory=ObservationsConfig)
 
@@ -321,6 +356,45 @@ def validate_config(config: Config) -> None:
         raise ConfigError("config key 'dedoppler.filter_level': must be 0, 1, 2 or 3")
     if config.dedoppler.bandpass_window < 0:
         raise ConfigError("config key 'dedoppler.bandpass_window': must be 0 (off) or more")
+    _validate_recipe(config)
+
+
+def _choice(key: str, value: str, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        raise ConfigError(f"config key '{key}': must be one of {choices}, got {value!r}")
+
+
+def _validate_recipe(config: Config) -> None:
+    """Checks of the recipe options (resizing, pooling, loss, mixup, schedule, pseudo)."""
+    sizes = {"records.resize": config.records.resize, "model.resize": config.model.resize}
+    for key, size in sizes.items():
+        if size and (len(size) != 2 or min(size) < 8):
+            raise ConfigError(f"config key '{key}': must be [] or [height, width] >= 8, got {size}")
+    model, mixup, schedule, pseudo = config.model, config.mixup, config.schedule, config.pseudo
+    _choice("model.pooling", model.pooling, ("avg", "max", "gem"))
+    _choice("model.loss", model.loss, ("bce", "focal"))
+    _choice("mixup.label", mixup.label, ("or", "blend"))
+    _choice("schedule.kind", schedule.kind, ("ramp_decay", "cosine"))
+    _choice("schedule.optimizer", schedule.optimizer, ("adam", "adamw"))
+    if model.gem_p < 1.0:
+        raise ConfigError(f"config key 'model.gem_p': must be at least 1, got {model.gem_p}")
+    if model.focal_gamma < 0:
+        raise ConfigError("config key 'model.focal_gamma': must not be negative")
+    if mixup.alpha <= 0 or not 0.0 <= mixup.prob <= 1.0:
+        raise ConfigError("config keys 'mixup.alpha' > 0 and 'mixup.prob' in [0, 1] required")
+    if not 0 <= mixup.off_last_epochs <= config.train.epochs:
+        raise ConfigError("config key 'mixup.off_last_epochs': must lie in [0, train.epochs]")
+    if schedule.weight_decay < 0 or (schedule.weight_decay > 0 and schedule.optimizer != "adamw"):
+        raise ConfigError(
+            "config key 'schedule.weight_decay': must be 0, or positive with optimizer 'adamw'"
+        )
+    if pseudo.rounds < 0:
+        raise ConfigError("config key 'pseudo.rounds': must not be negative")
+    if not 0.0 <= pseudo.negative_threshold < pseudo.positive_threshold <= 1.0:
+        raise ConfigError(
+            "config keys 'pseudo.negative_threshold' < 'pseudo.positive_threshold' within [0, 1] "
+            f"required, got {pseudo.negative_threshold} and {pseudo.positive_threshold}"
+        )
 
 
 def _toml_value(value: Any) -> str:

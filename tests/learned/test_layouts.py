@@ -1,7 +1,8 @@
 import numpy as np
 import pytest
 
-from setibl.learned.layouts import LAYOUTS, get_layout
+from setibl.config import OFF_SCANS, ON_SCANS
+from setibl.learned.layouts import LAYOUTS, get_layout, image_shape, resize_image
 
 
 @pytest.fixture
@@ -41,6 +42,65 @@ def test_declared_shape_matches_output(name, cadence):
     assert layout(cadence).shape == layout.output_shape(cadence.shape)
     batch = np.stack([cadence, cadence + 1])
     np.testing.assert_array_equal(layout(batch)[1], layout(cadence + 1))
+
+
+def test_stack_on_stacks_the_on_scans(cadence):
+    image = get_layout("stack_on")(cadence)
+    assert image.shape == (12, 5, 1)
+    for block, scan in enumerate(ON_SCANS):
+        np.testing.assert_array_equal(image[4 * block : 4 * block + 4, :, 0], cadence[scan])
+
+
+def test_kaggle_shapes_of_the_stacked_layouts():
+    assert get_layout("stack").output_shape((6, 273, 256)) == (1638, 256, 1)
+    assert get_layout("stack_on").output_shape((6, 273, 256)) == (819, 256, 1)
+
+
+@pytest.mark.parametrize("name", sorted(LAYOUTS))
+def test_metadata_agrees_with_what_the_layout_does(name, cadence):
+    """needs_off: changing an OFF scan changes the image exactly when the layout says so;
+    scan slots: every slot of the image belongs to exactly one unit."""
+    layout = get_layout(name)
+    changed = cadence.copy()
+    changed[list(OFF_SCANS)] += 100.0
+    assert (not np.array_equal(layout(changed), layout(cadence))) == layout.needs_off
+    slots = layout.scan_slots(6, ON_SCANS)
+    shape = layout.output_shape(cadence.shape)
+    assert (shape[2] if slots.axis == "channel" else shape[0] // 4) == slots.slots
+    assigned = sorted(s for group in slots.groups for unit in group for s in unit)
+    assert len(assigned) == len(set(assigned)) and set(assigned) <= set(range(slots.slots))
+
+
+@pytest.mark.parametrize("name", sorted(LAYOUTS))
+def test_each_slot_holds_the_scan_it_claims(name, cadence):
+    """Units of the ON group hold ON scans: a needle put in one ON scan shows up in exactly
+    the slots of one unit of that group."""
+    layout = get_layout(name)
+    slots = layout.scan_slots(6, ON_SCANS)
+    marked = np.zeros_like(cadence)
+    marked[ON_SCANS[1], 1, 2] = 1.0
+    image = layout(marked)
+    if slots.axis == "channel":
+        lit = {k for k in range(image.shape[2]) if image[..., k].any()}
+    else:
+        block = image.shape[0] // slots.slots
+        lit = {k for k in range(slots.slots) if image[k * block : (k + 1) * block].any()}
+    assert lit in [set(unit) for unit in slots.groups[0]]
+
+
+def test_stored_image_shape_with_resize():
+    assert image_shape("stack_on", (6, 273, 256)) == (819, 256, 1)
+    assert image_shape("stack_on", (6, 273, 256), resize=(512, 512)) == (512, 512, 1)
+    assert image_shape("all6", (6, 273, 256), resize=(384, 256)) == (384, 256, 6)
+
+
+def test_resize_keeps_a_narrow_line():
+    image = np.zeros((819, 256, 1), np.float32)
+    image[:, 100, 0] = 1.0  # a one-channel-wide stationary line
+    resized = resize_image(image, (512, 512))
+    assert resized.shape == (512, 512, 1)
+    profile = resized.mean(axis=0)[:, 0]
+    assert 198 <= int(np.argmax(profile)) <= 202 and profile.sum() == pytest.approx(2.0, rel=0.02)
 
 
 def test_unknown_layout_lists_known():

@@ -121,7 +121,11 @@ def shard_data(
         Path(out).mkdir(parents=True, exist_ok=True)
         atomic_write_csv(Path(out) / "dropped.csv", report.dropped_table())
     spec = ShardSpec(
-        config.records.layout, config.records.encoding, config.cadence_shape, config.data.on_scans
+        config.records.layout,
+        config.records.encoding,
+        config.cadence_shape,
+        config.data.on_scans,
+        config.records.resize,
     )
     tables = dict(report.tables)
     counts = {"train": config.records.train_shards, "test": config.records.test_shards}
