@@ -99,3 +99,36 @@ def test_unknown_key_in_file_is_named(tmp_path):
 def test_config_is_frozen():
     with pytest.raises(dataclasses.FrozenInstanceError):
         Config().train.epochs = 1  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(
+    ("overrides", "named"),
+    [
+        (['model.pooling="sum"'], "model.pooling"),
+        (['model.loss="hinge"'], "model.loss"),
+        (["model.gem_p=0.5"], "model.gem_p"),
+        (['mixup.label="and"'], "mixup.label"),
+        (["mixup.off_last_epochs=13"], "mixup.off_last_epochs"),
+        (["mixup.alpha=0"], "mixup.alpha"),
+        (['schedule.kind="step"'], "schedule.kind"),
+        (["schedule.weight_decay=0.01"], "schedule.weight_decay"),
+        (["records.resize=[512]"], "records.resize"),
+        (["model.resize=[4, 4]"], "model.resize"),
+        (["pseudo.negative_threshold=0.95"], "pseudo.negative_threshold"),
+        (["pseudo.rounds=-1"], "pseudo.rounds"),
+    ],
+)
+def test_recipe_options_are_checked(overrides, named):
+    with pytest.raises(ConfigError, match=named.replace(".", r"\.")):
+        apply_overrides(Config(), overrides)
+
+
+def test_recipe_options_default_off():
+    config = Config()
+    assert config.records.layout == "on3" and config.records.resize == ()
+    assert config.model.resize == () and config.model.pooling == "avg"
+    assert config.model.loss == "bce" and not config.mixup.enabled
+    assert not config.augment.scan_order and config.pseudo.rounds == 0
+    assert (config.schedule.kind, config.schedule.optimizer) == ("ramp_decay", "adam")
+    ok = apply_overrides(config, ['schedule.optimizer="adamw"', "schedule.weight_decay=0.01"])
+    assert ok.schedule.weight_decay == 0.01

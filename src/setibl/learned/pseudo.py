@@ -81,7 +81,14 @@ class PseudoLabels:
     files: Sequence[str]
     ids: Sequence[str]
     targets: Sequence[int]
-    _table: tf.lookup.StaticHashTable | None = field(default=None, init=False, repr=False)
+    table: tf.lookup.StaticHashTable = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        # built eagerly: a table first made inside a tf.data function would belong to its graph
+        initializer = tf.lookup.KeyValueTensorInitializer(
+            tf.constant(list(self.ids), tf.string), tf.constant(list(self.targets), tf.int64)
+        )
+        self.table = tf.lookup.StaticHashTable(initializer, default_value=-1)
 
     @classmethod
     def from_frame(cls, files: Sequence[str], labels: pd.DataFrame) -> PseudoLabels:
@@ -89,16 +96,6 @@ class PseudoLabels:
 
     def __len__(self) -> int:
         return len(self.ids)
-
-    @property
-    def table(self) -> tf.lookup.StaticHashTable:
-        if self._table is None:
-            initializer = tf.lookup.KeyValueTensorInitializer(
-                tf.constant(list(self.ids), tf.string),
-                tf.constant(list(self.targets), tf.int64),
-            )
-            self._table = tf.lookup.StaticHashTable(initializer, default_value=-1)
-        return self._table
 
     def holds(self, record: tf.Tensor) -> tf.Tensor:
         """Whether a serialized record's id has a pseudo label."""
