@@ -49,7 +49,7 @@ class SynthConfig:
     dt_s: float = 1.0737418240000001
     fch1_mhz: float = 6000.0
     gap_steps: int = 10  # slew gap between scans, in time steps
-    snr_min: float = 10.0
+    snr_min: float = 8.0  # faint needles, where the background shift of ON scans says little
     snr_max: float = 50.0
     drift_max: float = 0.15  # |drift| of ordinary needles, channels per time step
     steep_drift_max: float = 1.0  # |drift| of band-crossing needles, channels per time step
@@ -59,7 +59,9 @@ class SynthConfig:
     bandpass_ripple: float = 0.15  # relative depth of coarse-channel scalloping
     bandpass_jitter: float = 0.02  # relative change of the bandpass between scans
     needle_kinds: tuple[str, ...] = ("constant", "sine", "squiggle", "steep")
-    rfi_kinds: tuple[str, ...] = ("stationary", "drifting", "broadband")
+    # RFI takes every path needles take (same drift, anywhere in the band), plus broadband
+    # bursts; "stationary" (zero drift) and "drifting" (slow, mid-band) are the older kinds
+    rfi_kinds: tuple[str, ...] = ("constant", "sine", "squiggle", "steep", "broadband")
     partial_on_fraction: float = 0.3  # needles visible in only some ON scans
 
 
@@ -340,6 +342,12 @@ def validate_config(config: Config) -> None:
         raise ConfigError("config key 'records.encoding': must be 'float16' or 'png8'")
     if any(not 0 <= s < config.data.scans for s in config.data.on_scans):
         raise ConfigError("config key 'data.on_scans': scan index out of range")
+    paths = ("constant", "sine", "squiggle", "steep")
+    if not config.synth.needle_kinds or set(config.synth.needle_kinds) - set(paths):
+        raise ConfigError(f"config key 'synth.needle_kinds': kinds among {paths}")
+    rfi = (*paths, "broadband", "stationary", "drifting")
+    if not config.synth.rfi_kinds or set(config.synth.rfi_kinds) - set(rfi):
+        raise ConfigError(f"config key 'synth.rfi_kinds': kinds among {rfi}")
     if not 0.0 <= config.synth.needle_fraction <= 1.0:
         raise ConfigError("config key 'synth.needle_fraction': must lie in [0, 1]")
     binning = config.dedoppler.time_binning
