@@ -132,3 +132,19 @@ def test_recipe_options_default_off():
     assert (config.schedule.kind, config.schedule.optimizer) == ("ramp_decay", "adam")
     ok = apply_overrides(config, ['schedule.optimizer="adamw"', "schedule.weight_decay=0.01"])
     assert ok.schedule.weight_decay == 0.01
+
+
+@pytest.mark.parametrize("name", ["seed", "demo", "cpu", "kaggle"])
+def test_shipped_configs_load_and_open_with_their_promise(name):
+    path = find_config(name)
+    load_config(path)
+    opening = path.read_text().split("\n\n")[0]
+    assert all(line.startswith("#") for line in opening.splitlines())
+    assert "Run: setibl" in opening and ("Expected" in opening or "Promise" in opening)
+
+
+def test_recipe_configs_switch_the_options_on():
+    cpu, kaggle = load_config(find_config("cpu")), load_config(find_config("kaggle"))
+    assert cpu.mixup.enabled and cpu.augment.scan_order and cpu.model.backbone == "small_cnn"
+    assert kaggle.records.layout == "stack_on" and kaggle.model.resize == (512, 512)
+    assert kaggle.model.pooling == "gem" and kaggle.pseudo.rounds == 1
