@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 
 from setibl.config import OFF_SCANS, ON_SCANS
+from setibl.learned.drift_planes import drift_grid
 from setibl.learned.layouts import LAYOUTS, get_layout, image_shape, resize_image
 
 
@@ -86,6 +87,21 @@ def test_each_slot_holds_the_scan_it_claims(name, cadence):
         block = image.shape[0] // slots.slots
         lit = {k for k in range(slots.slots) if image[k * block : (k + 1) * block].any()}
     assert lit in [set(unit) for unit in slots.groups[0]]
+
+
+def test_drift6_turns_a_faint_line_into_a_peak():
+    rng = np.random.default_rng(1)
+    cadence = rng.standard_normal((6, 273, 256)).astype(np.float32)
+    level = 8.0 / np.sqrt(273)  # S/N 8 over the scan: half a noise sigma per pixel
+    for t in range(273):
+        cadence[2, t, 60 + int(round(0.25 * t))] += level
+    layout = get_layout("drift6")
+    image = layout(cadence)
+    assert image.shape == layout.output_shape(cadence.shape) == (273, 256, 6)
+    row, column = np.unravel_index(np.argmax(image[..., 2]), image.shape[:2])
+    assert drift_grid()[row] == pytest.approx(0.25, abs=1 / 136) and abs(column - 60) <= 1
+    assert image[row, column, 2] > 6.5  # near its S/N of 8, in noise of unit spread
+    assert 0.9 < image[..., 0].std() < 1.1 and image[..., 0].max() < 5.0  # noise-only scan
 
 
 def test_stored_image_shape_with_resize():

@@ -88,7 +88,13 @@ def test_registry_metadata(name):
             build_model(ModelConfig(backbone=name, weights="imagenet"), (64, 64, 3))
 
 
-LIGHT_BACKBONES = ["small_cnn", "efficientnet_b0", "efficientnetv2_b0", "xception"]
+LIGHT_BACKBONES = [
+    "small_cnn",
+    "small_cnn_full",
+    "efficientnet_b0",
+    "efficientnetv2_b0",
+    "xception",
+]
 
 
 @pytest.mark.parametrize("name", LIGHT_BACKBONES)
@@ -157,3 +163,13 @@ def test_pooling_choice(pooling, kind):
         ModelConfig(backbone="small_cnn", weights="none", pooling=pooling), (64, 48, 3)
     )
     assert model.get_layer("pool").__class__.__name__ == kind
+
+
+def test_small_cnn_full_keeps_every_row():
+    pooled = build_model(ModelConfig(backbone="small_cnn", weights="none"), (128, 64, 6))
+    full = build_model(ModelConfig(backbone="small_cnn_full", weights="none"), (128, 64, 6))
+    first = [layer for layer in full.get_layer("small_cnn_full").layers][1]
+    assert first.__class__.__name__ == "Conv2D"
+    assert "AveragePooling2D" in [
+        layer.__class__.__name__ for layer in pooled.get_layer("small_cnn").layers
+    ]

@@ -9,6 +9,9 @@
   (1638 x 256 x 1 for Kaggle cadences).
 - ``stack_on``: the ON scans stacked vertically (819 x 256 x 1), the input of most top Kaggle
   solutions; like ``on3`` it never shows the OFF scans.
+- ``drift6``: each scan's drift-rate plane (sums along straight tracks, one row per drift from
+  -1 to +1 channel per step, see ``drift_planes``) as six channels in cadence order: 61 x 256 x 6.
+  Faint needles, invisible pixel by pixel, become peaks.
 
 Each layout also says where every scan went (``scan_slots``): along the channel axis or as a
 vertical block, so augmentations can reorder ON scans among themselves and OFF scans among
@@ -23,6 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from setibl.config import ON_SCANS
+from setibl.learned.drift_planes import DRIFTS, drift_planes
 
 # A unit: image slots (channels or vertical blocks) that move together when scans are reordered.
 Unit = tuple[int, ...]
@@ -51,12 +55,15 @@ class Layout:
     scan_slots: Callable[[int, tuple[int, ...]], ScanSlots]
     needs_off: bool  # whether the model sees the OFF scans at all
     height_factor: Callable[[int, tuple[int, ...]], int] = lambda scans, on: 1
+    fixed_height: int = 0  # the image height whatever the scan's, when not 0
 
     def output_shape(
         self, cadence_shape: tuple[int, int, int], on_scans: tuple[int, ...] = ON_SCANS
     ) -> tuple[int, int, int]:
         """(height, width, channels) of the image made from a (scans, time, channels) cadence."""
         scans, height, width = cadence_shape
+        if self.fixed_height:
+            height = self.fixed_height
         return (
             height * self.height_factor(scans, on_scans),
             width,
@@ -99,6 +106,10 @@ def _stack(batch: np.ndarray, on_scans: tuple[int, ...]) -> np.ndarray:
 
 def _stack_on(batch: np.ndarray, on_scans: tuple[int, ...]) -> np.ndarray:
     return _stack(batch[:, list(on_scans)], on_scans)
+
+
+def _drift6(batch: np.ndarray, on_scans: tuple[int, ...]) -> np.ndarray:
+    return np.moveaxis(drift_planes(batch), 1, -1)
 
 
 def _singles(slots: list[int]) -> tuple[Unit, ...]:
@@ -169,6 +180,15 @@ LAYOUTS: dict[str, Layout] = {
         _on_only_slots("height"),
         needs_off=False,
         height_factor=lambda scans, on: len(on),
+    ),
+    "drift6": Layout(
+        "drift6",
+        "each scan's drift-rate plane (track sums) as channels",
+        _drift6,
+        lambda scans, on: scans,
+        _cadence_order_slots("channel"),
+        needs_off=True,
+        fixed_height=DRIFTS,
     ),
 }
 

@@ -14,6 +14,7 @@ output i mod 3; one channel is copied to all three), so ImageNet stems keep thei
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -74,7 +75,9 @@ def _application(factory_name: str) -> Callable[..., keras.Model]:
     return build
 
 
-def _small_cnn(input_shape: tuple[int, int, int], weights: str | None) -> keras.Model:
+def _small_cnn(
+    input_shape: tuple[int, int, int], weights: str | None, time_pooling: bool = True
+) -> keras.Model:
     """A line detector small enough to train at ~100 images/s on a 2-core CPU.
 
     Averaging 4 time steps first keeps every frequency channel (needles are narrow) and
@@ -82,11 +85,14 @@ def _small_cnn(input_shape: tuple[int, int, int], weights: str | None) -> keras.
     Tall kernels follow lines along time. The features end in a global *max* pool, returned
     as a 1x1 map: a needle covers a sliver of the image, and averaging would drown it (the
     generic head's average pool then passes the 1x1 map through unchanged).
+    ``time_pooling=False`` (``small_cnn_full``) keeps every row: for drift-plane layouts, whose
+    rows are drift rates and whose peaks are one or two rows tall.
     """
     if weights not in (None, "none") and not str(weights).endswith(".h5"):
         raise ValueError("small_cnn has no ImageNet weights; set model.weights = 'none'")
     inputs = keras.Input(input_shape)
-    x = keras.layers.AveragePooling2D((4, 1))(inputs) if input_shape[0] >= 64 else inputs
+    pool = time_pooling and input_shape[0] >= 64
+    x = keras.layers.AveragePooling2D((4, 1))(inputs) if pool else inputs
     for filters, kernel, strides in (
         (32, (5, 3), (2, 1)),
         (32, (5, 3), (2, 2)),
@@ -98,7 +104,7 @@ def _small_cnn(input_shape: tuple[int, int, int], weights: str | None) -> keras.
         x = keras.layers.BatchNormalization(momentum=0.9)(x)
         x = keras.layers.ReLU()(x)
     x = keras.layers.GlobalMaxPooling2D(keepdims=True)(x)
-    model = keras.Model(inputs, x, name="small_cnn")
+    model = keras.Model(inputs, x, name="small_cnn" if time_pooling else "small_cnn_full")
     if weights not in (None, "none"):
         model.load_weights(weights)
     return model
@@ -117,6 +123,13 @@ BACKBONES["resnet50v2"] = Backbone("resnet50v2", _application("ResNet50V2"), "tf
 BACKBONES["xception"] = Backbone("xception", _application("Xception"), "tf", min_size=71)
 BACKBONES["inception_v3"] = Backbone("inception_v3", _application("InceptionV3"), "tf", min_size=75)
 BACKBONES["small_cnn"] = Backbone("small_cnn", _small_cnn, "z", channels=0, imagenet=False)
+BACKBONES["small_cnn_full"] = Backbone(
+    "small_cnn_full",
+    functools.partial(_small_cnn, time_pooling=False),
+    "z",
+    channels=0,
+    imagenet=False,
+)
 
 
 def list_backbones() -> list[str]:
