@@ -104,6 +104,18 @@ def test_drift6_turns_a_faint_line_into_a_peak():
     assert 0.9 < image[..., 0].std() < 1.1 and image[..., 0].max() < 5.0  # noise-only scan
 
 
+@pytest.mark.parametrize("name", sorted(LAYOUTS))
+def test_flip_axes_mirror_the_data(name):
+    """Reversing a layout's flip axes gives the image of the frequency-mirrored cadence."""
+    cadence = np.random.default_rng(2).standard_normal((6, 40, 24)).astype(np.float32)
+    layout = get_layout(name)
+    image = layout(cadence)
+    flipped = image
+    for axis in layout.flip_axes:
+        flipped = np.flip(flipped, axis=axis - 1)  # flip_axes count the batch axis
+    np.testing.assert_allclose(layout(cadence[:, :, ::-1].copy()), flipped, atol=1e-4)
+
+
 def test_stored_image_shape_with_resize():
     assert image_shape("stack_on", (6, 273, 256)) == (819, 256, 1)
     assert image_shape("stack_on", (6, 273, 256), resize=(512, 512)) == (512, 512, 1)

@@ -11,7 +11,9 @@ What they do to a needle (height = time, width = frequency):
   moves it in time and frequency. All channels move together, so in ``on3``/``all6``/``on_off``
   the ON/OFF alignment survives. In the ``stack`` layout (scans stacked vertically) a vertical
   shift pushes rows of one scan into its neighbour: keep ``affine`` off or the shift small there.
-- left-right flip: reverses the sign of every drift; harmless physically.
+- left-right flip: reverses the sign of every drift; harmless physically. In drift-plane
+  layouts (rows are drift rates) the same mirror of the data flips rows and columns
+  (``flip_axes`` = (1, 2)): the plane of a mirrored scan is the plane turned by 180 degrees.
 - saturation blends every channel toward the channel mean. With ``all6``/``on_off`` that mixes
   ON and OFF scans (at saturation 0 they become identical) and erodes the very ON-only cue the
   model must learn; with ``on3`` it only mixes ON scans. Keep the switch off for those layouts.
@@ -117,9 +119,10 @@ def random_affine(images: tf.Tensor, seed: tf.Tensor, config: AugmentConfig) -> 
     return affine_transform(images, **draw_affine(tf.shape(images)[0], seed, config))
 
 
-def flip_left_right(images: tf.Tensor, flip: tf.Tensor) -> tf.Tensor:
-    """Mirror the frequency axis of the images where ``flip`` ([batch] bool) is true."""
-    return tf.where(flip[:, None, None, None], tf.reverse(images, axis=[2]), images)
+def flip_left_right(images: tf.Tensor, flip: tf.Tensor, axes: tuple[int, ...] = (2,)) -> tf.Tensor:
+    """Mirror the frequency axis of the images where ``flip`` ([batch] bool) is true;
+    ``axes``: the image axes that mirror the data's frequency axis (the layout's)."""
+    return tf.where(flip[:, None, None, None], tf.reverse(images, axis=list(axes)), images)
 
 
 def draw_flip(batch: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
@@ -287,7 +290,10 @@ def check_scan_slots(image_shape: tuple[int, ...], slots: ScanSlots | None) -> N
 
 
 def make_augmenter(
-    config: AugmentConfig, jit_compile: bool = False, scan_slots: ScanSlots | None = None
+    config: AugmentConfig,
+    jit_compile: bool = False,
+    scan_slots: ScanSlots | None = None,
+    flip_axes: tuple[int, ...] = (2,),
 ) -> Augmenter:
     """Compose the enabled transforms into ``augment(images, seed) -> images``.
 
@@ -323,7 +329,7 @@ def make_augmenter(
         if "affine" in params:
             images = affine_transform(images, **params["affine"])
         if "flip" in params:
-            images = flip_left_right(images, params["flip"])
+            images = flip_left_right(images, params["flip"], flip_axes)
         if "color" in params:
             images = color_transform(images, **params["color"])
         if "dropout" in params:

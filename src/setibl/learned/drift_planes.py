@@ -29,8 +29,10 @@ TIME_BIN = 2  # time steps summed before the tracks
 
 
 def drift_grid(drifts: int = DRIFTS, max_drift: float = MAX_DRIFT) -> np.ndarray:
-    """The drift rates of the rows, channels per time step, ascending."""
-    return np.linspace(-max_drift, max_drift, drifts)
+    """The drift rates of the rows, channels per time step, ascending; an odd count, exactly
+    symmetric about 0 (so a mirrored scan's plane is the plane turned by 180 degrees)."""
+    half = drifts // 2
+    return np.arange(-half, half + 1) * (max_drift / half)
 
 
 @functools.lru_cache(maxsize=4)

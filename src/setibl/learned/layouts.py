@@ -56,6 +56,8 @@ class Layout:
     needs_off: bool  # whether the model sees the OFF scans at all
     height_factor: Callable[[int, tuple[int, ...]], int] = lambda scans, on: 1
     fixed_height: int = 0  # the image height whatever the scan's, when not 0
+    # axes of a batch [n, height, width, channels] to reverse for a frequency flip of the data
+    flip_axes: tuple[int, ...] = (2,)
 
     def output_shape(
         self, cadence_shape: tuple[int, int, int], on_scans: tuple[int, ...] = ON_SCANS
@@ -189,6 +191,7 @@ LAYOUTS: dict[str, Layout] = {
         _cadence_order_slots("channel"),
         needs_off=True,
         fixed_height=DRIFTS,
+        flip_axes=(1, 2),
     ),
 }
 

@@ -31,6 +31,7 @@ class PipelineSpec:
     encoding: str = "float16"
     deterministic: bool = False
     scan_slots: ScanSlots | None = None  # where the layout put the scans (scan-order aug)
+    flip_axes: tuple[int, ...] = (2,)  # image axes a frequency flip reverses (the layout's)
 
 
 def pipeline_spec(config: Config, manifest: dict) -> PipelineSpec:
@@ -38,7 +39,11 @@ def pipeline_spec(config: Config, manifest: dict) -> PipelineSpec:
     layout = get_layout(manifest["layout"])
     slots = layout.scan_slots(config.data.scans, config.data.on_scans)
     return PipelineSpec(
-        tuple(manifest["image_shape"]), manifest["encoding"], config.run.deterministic, slots
+        tuple(manifest["image_shape"]),
+        manifest["encoding"],
+        config.run.deterministic,
+        slots,
+        layout.flip_axes,
     )
 
 
@@ -101,11 +106,15 @@ def _augmented(
     augment_config: AugmentConfig,
     seed: int,
     stream: int,
-    scan_slots: ScanSlots | None = None,
+    spec: PipelineSpec | None = None,
 ):
     """Augment batch i with the stateless seed (seed, stream * 2**32 + i)."""
+    spec = spec or PipelineSpec((0, 0, 0))
     augment = make_augmenter(
-        augment_config, jit_compile=augment_config.jit_compile, scan_slots=scan_slots
+        augment_config,
+        jit_compile=augment_config.jit_compile,
+        scan_slots=spec.scan_slots,
+        flip_axes=spec.flip_axes,
     )
 
     def apply(index: tf.Tensor, batch: dict) -> dict:
@@ -150,7 +159,7 @@ def train_dataset(
     if pseudo is not None:
         dataset = dataset.map(pseudo.relabel, num_parallel_calls=AUTOTUNE, deterministic=True)
     if augment:
-        dataset = _augmented(dataset, augment_config, seed, stream=0, scan_slots=spec.scan_slots)
+        dataset = _augmented(dataset, augment_config, seed, stream=0, spec=spec)
     dataset = dataset.map(lambda b: (b["image"], tf.cast(b["target"], tf.float32)))
     if mixup is not None and mixup.config.enabled:
         dataset = _mixed(dataset, mixup, seed)
@@ -210,9 +219,7 @@ def predict_dataset(
         dtype=tf.float16 if augment_config is not None else tf.float32,
     )
     if augment_config is not None:
-        dataset = _augmented(
-            dataset, augment_config, seed, stream=tta_pass + 1, scan_slots=spec.scan_slots
-        )
+        dataset = _augmented(dataset, augment_config, seed, stream=tta_pass + 1, spec=spec)
     return dataset.prefetch(AUTOTUNE)
 
 
