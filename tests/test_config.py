@@ -145,6 +145,6 @@ def test_shipped_configs_load_and_open_with_their_promise(name):
 
 def test_recipe_configs_switch_the_options_on():
     cpu, kaggle = load_config(find_config("cpu")), load_config(find_config("kaggle"))
-    assert cpu.mixup.enabled and cpu.augment.scan_order and cpu.model.backbone == "small_cnn"
+    assert cpu.mixup.enabled and cpu.augment.scan_order and cpu.records.layout == "drift6"
     assert kaggle.records.layout == "stack_on" and kaggle.model.resize == (512, 512)
     assert kaggle.model.pooling == "gem" and kaggle.pseudo.rounds == 1
