@@ -171,3 +171,52 @@ def test_config_load_does_not_load_tensorflow():
         "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules"
     )
     subprocess.run([sys.executable, "-c", script], check=True)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "named"),
+    [
+        (['model.pooling="sum"'], "model.pooling"),
+        (['model.loss="hinge"'], "model.loss"),
+        (["model.gem_p=0.5"], "model.gem_p"),
+        (['mixup.label="and"'], "mixup.label"),
+        (["mixup.off_last_epochs=13"], "mixup.off_last_epochs"),
+        (["mixup.alpha=0"], "mixup.alpha"),
+        (['schedule.kind="step"'], "schedule.kind"),
+        (["schedule.weight_decay=0.01"], "schedule.weight_decay"),
+        (["records.resize=[512]"], "records.resize"),
+        (["model.resize=[4, 4]"], "model.resize"),
+        (["pseudo.negative_threshold=0.95"], "pseudo.negative_threshold"),
+        (["pseudo.rounds=-1"], "pseudo.rounds"),
+    ],
+)
+def test_recipe_options_are_checked(overrides, named):
+    with pytest.raises(ConfigError, match=named.replace(".", r"\.")):
+        apply_overrides(Config(), overrides)
+
+
+def test_recipe_options_default_off():
+    config = Config()
+    assert config.records.layout == "on3" and config.records.resize == ()
+    assert config.model.resize == () and config.model.pooling == "avg"
+    assert config.model.loss == "bce" and not config.mixup.enabled
+    assert not config.augment.scan_order and config.pseudo.rounds == 0
+    assert (config.schedule.kind, config.schedule.optimizer) == ("ramp_decay", "adam")
+    ok = apply_overrides(config, ['schedule.optimizer="adamw"', "schedule.weight_decay=0.01"])
+    assert ok.schedule.weight_decay == 0.01
+
+
+@pytest.mark.parametrize("name", ["seed", "demo", "cpu", "kaggle"])
+def test_shipped_configs_load_and_open_with_their_promise(name):
+    path = find_config(name)
+    load_config(path)
+    opening = path.read_text().split("\n\n")[0]
+    assert all(line.startswith("#") for line in opening.splitlines())
+    assert "Run: setibl" in opening and ("Expected" in opening or "Promise" in opening)
+
+
+def test_recipe_configs_switch_the_options_on():
+    cpu, kaggle = load_config(find_config("cpu")), load_config(find_config("kaggle"))
+    assert cpu.mixup.enabled and cpu.augment.scan_order and cpu.records.layout == "drift6"
+    assert kaggle.records.layout == "stack_on" and kaggle.model.resize == (512, 512)
+    assert kaggle.model.pooling == "gem" and kaggle.pseudo.rounds == 1

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from setibl.config import bundled_configs
 from tests.conftest import TINY_RUN_OVERRIDES
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -61,7 +62,7 @@ def test_wheel_ships_the_configs_and_the_command(installed):
     )
     shown = _run(sys.executable, "-c", script, cwd=elsewhere, site=site).stdout.splitlines()
     assert shown[0].startswith(str(site))  # the installed copy, not the checkout
-    assert shown[1] == "['demo', 'seed']"
+    assert shown[1] == str(bundled_configs())  # every shipped config, from the wheel
     help_text = _run(site / "bin" / "setibl", "demo", "--help", cwd=elsewhere, site=site).stdout
     assert "configs/demo.toml" in help_text and "--out" in help_text
 

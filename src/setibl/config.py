@@ -24,7 +24,7 @@ OFF_SCANS: tuple[int, ...] = (1, 3, 5)
 
 # Names of the layout and backbone registries (setibl.learned.layouts / .models, whose tests
 # check they agree), here so a config is checked at load without loading TensorFlow.
-LAYOUT_NAMES: tuple[str, ...] = ("on3", "all6", "on_off", "stack")
+LAYOUT_NAMES: tuple[str, ...] = ("on3", "all6", "on_off", "stack", "stack_on", "drift6")
 BACKBONE_NAMES: tuple[str, ...] = (
     *(f"efficientnet_b{i}" for i in range(8)),
     *(f"efficientnetv2_{s}" for s in ("b0", "b1", "b2", "b3", "s")),
@@ -32,6 +32,7 @@ BACKBONE_NAMES: tuple[str, ...] = (
     "xception",
     "inception_v3",
     "small_cnn",
+    "small_cnn_full",
 )
 
 
@@ -62,7 +63,7 @@ class SynthConfig:
     dt_s: float = 1.0737418240000001
     fch1_mhz: float = 6000.0
     gap_steps: int = 10  # slew gap between scans, in time steps
-    snr_min: float = 10.0
+    snr_min: float = 8.0  # faint needles, where the background shift of ON scans says little
     snr_max: float = 50.0
     drift_max: float = 0.15  # |drift| of ordinary needles, channels per time step
     steep_drift_max: float = 1.0  # |drift| of band-crossing needles, channels per time step
@@ -72,7 +73,9 @@ class SynthConfig:
     bandpass_ripple: float = 0.15  # relative depth of coarse-channel scalloping
     bandpass_jitter: float = 0.02  # relative change of the bandpass between scans
     needle_kinds: tuple[str, ...] = ("constant", "sine", "squiggle", "steep")
-    rfi_kinds: tuple[str, ...] = ("stationary", "drifting", "broadband")
+    # RFI takes every path needles take (same drift, anywhere in the band), plus broadband
+    # bursts; "stationary" (zero drift) and "drifting" (slow, mid-band) are the older kinds
+    rfi_kinds: tuple[str, ...] = ("constant", "sine", "squiggle", "steep", "broadband")
     partial_on_fraction: float = 0.3  # needles visible in only some ON scans
 
 
@@ -83,6 +86,8 @@ class RecordsConfig:
     train_shards: int = 20
     test_shards: int = 10
     workers: int = 2
+    # (height, width) the layout's image is resized to before it is written; (): kept as is
+    resize: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -101,6 +106,8 @@ class AugmentConfig:
     dropout_prob: float = 0.5
     dropout_count: int = 8
     dropout_size: float = 0.05  # side as a fraction of the smaller image dimension
+    # permute the ON scans among themselves and the OFF scans among themselves (per image)
+    scan_order: bool = False
     jit_compile: bool = True  # XLA-fuse the augmentation chain (2x faster on CPU)
 
 
@@ -115,6 +122,23 @@ class ModelConfig:
     # which carries its own ImageNet preprocessing.
     input_scale: float = 32.0
     input_offset: float = 127.5
+    # (height, width) a Resizing layer brings images to before the backbone; (): no resizing
+    resize: tuple[int, ...] = ()
+    pooling: str = "avg"  # "avg" (reference), "max", or "gem" (generalised mean, learned p)
+    gem_p: float = 3.0  # starting exponent of GeM pooling
+    loss: str = "bce"  # "bce" (reference) or "focal"
+    focal_gamma: float = 2.0  # focal loss exponent; 0 gives binary cross-entropy
+
+
+@dataclass(frozen=True)
+class MixupConfig:
+    """Mixup of training batches: image x = lam a + (1 - lam) b with lam ~ Beta(alpha, alpha)."""
+
+    enabled: bool = False
+    alpha: float = 1.0
+    prob: float = 0.5  # fraction of images in a batch that get a partner
+    label: str = "or"  # "or": y + y' - y y' (a needle in either image); "blend": lam y + ...
+    off_last_epochs: int = 0  # train the last N epochs on unmixed images
 
 
 @dataclass(frozen=True)
@@ -125,6 +149,9 @@ class ScheduleConfig:
     ramp_epochs: int = 5
     sustain_epochs: int = 0
     decay: float = 0.8
+    kind: str = "ramp_decay"  # "ramp_decay" (reference) or "cosine" (after the same ramp)
+    optimizer: str = "adam"  # "adam" (reference) or "adamw"
+    weight_decay: float = 0.0  # decoupled weight decay of adamw
 
 
 @dataclass(frozen=True)
@@ -142,6 +169,15 @@ class TrainConfig:
     jit_compile: bool = False  # forced off on CPU, where XLA is slower
     tensorboard: bool = True
     verbose: int = 1
+
+
+@dataclass(frozen=True)
+class PseudoConfig:
+    """Pseudo-labelling rounds: confident test predictions join the training of a new round."""
+
+    rounds: int = 0  # rounds after the first run; 0: off
+    positive_threshold: float = 0.9  # test predictions at or above: label 1
+    negative_threshold: float = 0.02  # test predictions at or below: label 0
 
 
 @dataclass(frozen=True)
@@ -219,7 +255,9 @@ class Config:
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
+    mixup: MixupConfig = field(default_factory=MixupConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+    pseudo: PseudoConfig = field(default_factory=PseudoConfig)
     dedoppler: DedopplerConfig = field(default_factory=DedopplerConfig)
     observations: ObservationsConfig = field(default_factory=ObservationsConfig)
     measure: MeasureConfig = field(default_factory=MeasureConfig)
@@ -359,6 +397,12 @@ def validate_config(config: Config) -> None:
         raise ConfigError("config key 'records.encoding': must be 'float16' or 'png8'")
     if any(not 0 <= s < config.data.scans for s in config.data.on_scans):
         raise ConfigError("config key 'data.on_scans': scan index out of range")
+    paths = ("constant", "sine", "squiggle", "steep")
+    if not config.synth.needle_kinds or set(config.synth.needle_kinds) - set(paths):
+        raise ConfigError(f"config key 'synth.needle_kinds': kinds among {paths}")
+    rfi = (*paths, "broadband", "stationary", "drifting")
+    if not config.synth.rfi_kinds or set(config.synth.rfi_kinds) - set(rfi):
+        raise ConfigError(f"config key 'synth.rfi_kinds': kinds among {rfi}")
     if not 0.0 <= config.synth.needle_fraction <= 1.0:
         raise ConfigError("config key 'synth.needle_fraction': must lie in [0, 1]")
     binning = config.dedoppler.time_binning
@@ -407,6 +451,7 @@ def validate_config(config: Config) -> None:
         raise ConfigError("config key 'observations.chunk_channels': must be at least 2")
     _validate_ranges(config)
     _validate_scan(config.scan)
+    _validate_recipe(config)
 
 
 def _require(ok: bool, key: str, rule: str, value: Any) -> None:
@@ -442,7 +487,6 @@ def _validate_ranges(config: Config) -> None:
     """Ranges of single values, then the rules that tie several together."""
     positive, not_negative = (_positive, "be > 0"), (_not_negative, "be >= 0")
     fraction = (_fraction, "lie in [0, 1]")
-    known_needles, known_rfi = SynthConfig().needle_kinds, SynthConfig().rfi_kinds
     _check_each(
         config,
         {
@@ -466,14 +510,6 @@ def _validate_ranges(config: Config) -> None:
             "synth.noise_dof": positive,
             "synth.bandpass_ripple": (lambda v: 0.0 <= v < 1.0, "lie in [0, 1)"),
             "synth.bandpass_jitter": (lambda v: 0.0 <= v < 1.0, "lie in [0, 1)"),
-            "synth.needle_kinds": (
-                lambda v: bool(v) and set(v) <= set(known_needles),
-                f"be a non-empty list of {known_needles}",
-            ),
-            "synth.rfi_kinds": (
-                lambda v: bool(v) and set(v) <= set(known_rfi),
-                f"be a non-empty list of {known_rfi}",
-            ),
             "records.layout": (lambda v: v in LAYOUT_NAMES, f"be one of {LAYOUT_NAMES}"),
             "records.train_shards": positive,
             "records.test_shards": positive,
@@ -584,6 +620,44 @@ def _validate_scan(scan: ScanConfig) -> None:
     if scan.backend not in ("serial", "processes", "ray"):
         raise ConfigError(
             f"config key 'scan.backend': expected serial, processes or ray, got {scan.backend!r}"
+        )
+
+
+def _choice(key: str, value: str, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        raise ConfigError(f"config key '{key}': must be one of {choices}, got {value!r}")
+
+
+def _validate_recipe(config: Config) -> None:
+    """Checks of the recipe options (resizing, pooling, loss, mixup, schedule, pseudo)."""
+    sizes = {"records.resize": config.records.resize, "model.resize": config.model.resize}
+    for key, size in sizes.items():
+        if size and (len(size) != 2 or min(size) < 8):
+            raise ConfigError(f"config key '{key}': must be [] or [height, width] >= 8, got {size}")
+    model, mixup, schedule, pseudo = config.model, config.mixup, config.schedule, config.pseudo
+    _choice("model.pooling", model.pooling, ("avg", "max", "gem"))
+    _choice("model.loss", model.loss, ("bce", "focal"))
+    _choice("mixup.label", mixup.label, ("or", "blend"))
+    _choice("schedule.kind", schedule.kind, ("ramp_decay", "cosine"))
+    _choice("schedule.optimizer", schedule.optimizer, ("adam", "adamw"))
+    if model.gem_p < 1.0:
+        raise ConfigError(f"config key 'model.gem_p': must be at least 1, got {model.gem_p}")
+    if model.focal_gamma < 0:
+        raise ConfigError("config key 'model.focal_gamma': must not be negative")
+    if mixup.alpha <= 0 or not 0.0 <= mixup.prob <= 1.0:
+        raise ConfigError("config keys 'mixup.alpha' > 0 and 'mixup.prob' in [0, 1] required")
+    if not 0 <= mixup.off_last_epochs <= config.train.epochs:
+        raise ConfigError("config key 'mixup.off_last_epochs': must lie in [0, train.epochs]")
+    if schedule.weight_decay < 0 or (schedule.weight_decay > 0 and schedule.optimizer != "adamw"):
+        raise ConfigError(
+            "config key 'schedule.weight_decay': must be 0, or positive with optimizer 'adamw'"
+        )
+    if pseudo.rounds < 0:
+        raise ConfigError("config key 'pseudo.rounds': must not be negative")
+    if not 0.0 <= pseudo.negative_threshold < pseudo.positive_threshold <= 1.0:
+        raise ConfigError(
+            "config keys 'pseudo.negative_threshold' < 'pseudo.positive_threshold' within [0, 1] "
+            f"required, got {pseudo.negative_threshold} and {pseudo.positive_threshold}"
         )
 
 

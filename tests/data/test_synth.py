@@ -4,6 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from scipy import stats
+from sklearn.metrics import roc_auc_score
 
 from setibl.config import SynthConfig
 from setibl.data.kaggle import validate
@@ -18,6 +19,7 @@ from setibl.data.synth import (
     make_cadence,
     make_noise,
     noise_std,
+    path_channels,
     render_signal,
     to_float16,
 )
@@ -42,13 +44,85 @@ def test_needles_only_in_on_scans(seed):
 
 
 @pytest.mark.parametrize("kind", ["stationary", "drifting"])
-def test_line_rfi_in_all_six_scans(kind):
+def test_legacy_line_rfi_in_all_six_scans(kind):
     config = SynthConfig(rfi_kinds=(kind,))
     for seed in range(10):
         rfi = draw_rfi(np.random.default_rng(seed), GEOMETRY, config)
         assert rfi["scans"] == list(range(6))
         rendered = render_signal(rfi, GEOMETRY, config, GEOMETRY.height)
         assert _scans_with_signal(rendered) == list(range(6))
+
+
+@pytest.mark.parametrize("kind", ["constant", "sine", "squiggle", "steep"])
+def test_rfi_on_needle_paths_is_seen_in_an_off_scan(kind):
+    config = SynthConfig(rfi_kinds=(kind,))
+    for seed in range(10):
+        rfi = draw_rfi(np.random.default_rng(seed), GEOMETRY, config)
+        assert rfi["kind"] == kind and rfi["enabled_scans"] == list(range(6))
+        assert set(rfi["scans"]) & set(OFF_SCANS)
+        rendered = render_signal(rfi, GEOMETRY, config, GEOMETRY.height)
+        assert set(_scans_with_signal(rendered)) >= set(rfi["scans"])
+
+
+def test_steep_rfi_repeats_across_the_band():
+    """A steep RFI sweep wraps around: it crosses the band again in a later scan."""
+    config = SynthConfig(rfi_kinds=("steep",))
+    counts = [len(draw_rfi(np.random.default_rng(s), GEOMETRY, config)["scans"]) for s in range(20)]
+    assert max(counts) >= 3
+
+
+def _shape_features(signal):
+    """What a signal looks like, not where it is seen: path kind, drift, curvature, width,
+    S/N, profile, and its channel at the middle of the first scan it is seen in."""
+    scan = signal["scans"][0]
+    middle = GEOMETRY.scan_start(scan) + GEOMETRY.height // 2
+    channel = path_channels(signal, np.array([middle]))[0]
+    kinds = ["constant", "sine", "squiggle", "steep"]
+    profiles = ["gaussian", "sinc2", "box"]
+    return [
+        *(float(signal["kind"] == k) for k in kinds),
+        *(float(signal["profile"] == p) for p in profiles),
+        abs(signal["drift_ch_per_step"]),
+        signal["amplitude_ch"],
+        signal["period_steps"],
+        signal["walk_ch"],
+        signal["width_hz"],
+        np.log(signal["snr"]),
+        channel,
+    ]
+
+
+def _shape_auc(config, count=500):
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from sklearn.model_selection import cross_val_predict
+
+    rng = np.random.default_rng(0)
+    rows, labels, contrast = [], [], []
+    for _ in range(count):
+        for role, draw in (("needle", draw_needle), ("rfi", draw_rfi)):
+            signal = draw(rng, GEOMETRY, config)
+            rows.append(_shape_features(signal))
+            labels.append(role == "needle")
+            # ON-OFF contrast: the share of the scans it is seen in that are OFF scans
+            contrast.append(-np.mean([s in OFF_SCANS for s in signal["scans"]]))
+    model = HistGradientBoostingClassifier(max_iter=100, random_state=0)
+    scores = cross_val_predict(model, np.array(rows), labels, cv=5, method="predict_proba")
+    return roc_auc_score(labels, scores[:, 1]), roc_auc_score(labels, contrast)
+
+
+def test_shape_alone_cannot_tell_a_needle_from_rfi():
+    """A classifier given only a line signal's shape is near chance on the default synth; the
+    ON-OFF contrast separates them perfectly. On the older RFI mixture shape alone sufficed."""
+    lines = SynthConfig(rfi_kinds=("constant", "sine", "squiggle", "steep"))
+    shape_auc, contrast_auc = _shape_auc(lines)
+    assert 0.4 < shape_auc < 0.6 and contrast_auc == 1.0
+    legacy = SynthConfig(rfi_kinds=("stationary", "drifting"))
+    assert _shape_auc(legacy)[0] > 0.9
+
+
+def test_default_rfi_takes_every_needle_path_and_needles_go_faint():
+    assert set(CONFIG.needle_kinds) <= set(CONFIG.rfi_kinds)
+    assert CONFIG.snr_min <= 8.0
 
 
 def test_broadband_rfi_reaches_an_off_scan():

@@ -1,15 +1,18 @@
 import dataclasses
+import itertools
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from setibl.config import AugmentConfig
+from setibl.config import OFF_SCANS, ON_SCANS, AugmentConfig
+from setibl.errors import ConfigError
 from setibl.learned.augment import (
     adjust_brightness,
     adjust_contrast,
     adjust_saturation,
     affine_transform,
+    check_scan_slots,
     color_transform,
     dropout_side,
     flip_left_right,
@@ -17,6 +20,7 @@ from setibl.learned.augment import (
     random_affine,
     random_dropout,
 )
+from setibl.learned.layouts import LAYOUTS, get_layout
 
 H, W = 20, 30  # non-square on purpose
 SEED = tf.constant([1, 2], tf.int64)
@@ -160,3 +164,77 @@ def test_dropout_hides_the_same_patch_in_every_scan_as_documented():
             np.testing.assert_array_equal(hidden[..., channel], hidden[..., 0])
     text = " ".join(augment_module.__doc__.split())
     assert "one mask shared by every channel" in text and "completely in one scan" not in text
+
+
+def _scan_order_only():
+    off = {"affine": False, "flip_lr": False, "color": False, "dropout": False}
+    return AugmentConfig(**off, scan_order=True)
+
+
+def _allowed_orders():
+    """Cadence scan orders that keep ON scans in ON places and OFF scans in OFF places."""
+    for on in itertools.permutations(ON_SCANS):
+        for off in itertools.permutations(OFF_SCANS):
+            order = [0] * 6
+            for place, scan in zip(ON_SCANS + OFF_SCANS, on + off, strict=True):
+                order[place] = scan
+            yield order
+
+
+@pytest.mark.parametrize("name", sorted(LAYOUTS))
+def test_scan_order_permutes_on_among_on_and_off_among_off(name):
+    layout = get_layout(name)
+    cadences = np.random.default_rng(5).standard_normal((16, 6, 4, 5)).astype(np.float32)
+    images = tf.constant(layout(cadences))
+    slots = layout.scan_slots(6, ON_SCANS)
+    augment = make_augmenter(_scan_order_only(), scan_slots=slots)
+    out = augment(images, SEED).numpy()
+    used = set()
+    for k in range(16):
+        matches = [
+            tuple(order)
+            for order in _allowed_orders()
+            if np.allclose(out[k], layout(cadences[k][order]), atol=1e-6)
+        ]
+        assert matches, f"image {k}: not a reordering of ON among ON, OFF among OFF"
+        used.add(matches[0])
+    assert len(used) > 2  # images get different orders
+
+
+@pytest.mark.parametrize("name", ["all6", "stack"])
+def test_scan_order_same_eagerly_in_tf_data_and_compiled(name):
+    layout = get_layout(name)
+    cadences = np.random.default_rng(6).standard_normal((8, 6, 4, 5)).astype(np.float32)
+    images = tf.constant(layout(cadences))
+    config = dataclasses.replace(_scan_order_only(), flip_lr=True)
+    slots = layout.scan_slots(6, ON_SCANS)
+    eager = make_augmenter(config, scan_slots=slots)(images, SEED).numpy()
+    augment = make_augmenter(config, scan_slots=slots)
+    graph = next(iter(tf.data.Dataset.from_tensors(images).map(lambda x: augment(x, SEED))))
+    np.testing.assert_array_equal(graph.numpy(), eager)
+    compiled = make_augmenter(config, jit_compile=True, scan_slots=slots)
+    np.testing.assert_array_equal(compiled(images, SEED).numpy(), eager)
+
+
+def test_scan_order_needs_the_layout():
+    with pytest.raises(ConfigError, match="augment.scan_order"):
+        make_augmenter(_scan_order_only())
+    slots = get_layout("stack").scan_slots(6, ON_SCANS)
+    check_scan_slots((1638, 256, 1), slots)
+    with pytest.raises(ConfigError, match="model.resize"):
+        check_scan_slots((512, 512, 1), slots)
+
+
+def test_frequency_flip_reverses_the_drift_in_tf_data():
+    """flip_lr mirrors the frequency axis of every scan alike: a line drifting +1 channel per
+    step becomes one drifting -1, in all channels, eagerly and inside tf.data."""
+    image = np.zeros((1, H, W, 3), np.float32)
+    for t in range(H):
+        image[0, t, 3 + t, :] = 1.0
+    flip = tf.constant([True])
+    dataset = tf.data.Dataset.from_tensors(tf.constant(image)).map(
+        lambda x: flip_left_right(x, flip)
+    )
+    for flipped in (flip_left_right(tf.constant(image), flip).numpy(), next(iter(dataset)).numpy()):
+        columns = [int(np.argmax(flipped[0, t, :, c])) for c in range(3) for t in (0, 10)]
+        assert columns == [W - 1 - 3, W - 1 - 13] * 3

@@ -1,7 +1,9 @@
 import numpy as np
 import pytest
 
-from setibl.learned.layouts import LAYOUTS, get_layout
+from setibl.config import OFF_SCANS, ON_SCANS
+from setibl.learned.drift_planes import drift_grid
+from setibl.learned.layouts import LAYOUTS, get_layout, image_shape, resize_image
 
 
 @pytest.fixture
@@ -41,6 +43,92 @@ def test_declared_shape_matches_output(name, cadence):
     assert layout(cadence).shape == layout.output_shape(cadence.shape)
     batch = np.stack([cadence, cadence + 1])
     np.testing.assert_array_equal(layout(batch)[1], layout(cadence + 1))
+
+
+def test_stack_on_stacks_the_on_scans(cadence):
+    image = get_layout("stack_on")(cadence)
+    assert image.shape == (12, 5, 1)
+    for block, scan in enumerate(ON_SCANS):
+        np.testing.assert_array_equal(image[4 * block : 4 * block + 4, :, 0], cadence[scan])
+
+
+def test_kaggle_shapes_of_the_stacked_layouts():
+    assert get_layout("stack").output_shape((6, 273, 256)) == (1638, 256, 1)
+    assert get_layout("stack_on").output_shape((6, 273, 256)) == (819, 256, 1)
+
+
+@pytest.mark.parametrize("name", sorted(LAYOUTS))
+def test_metadata_agrees_with_what_the_layout_does(name, cadence):
+    """needs_off: changing an OFF scan changes the image exactly when the layout says so;
+    scan slots: every slot of the image belongs to exactly one unit."""
+    layout = get_layout(name)
+    changed = cadence.copy()
+    changed[list(OFF_SCANS)] += 100.0
+    assert (not np.array_equal(layout(changed), layout(cadence))) == layout.needs_off
+    slots = layout.scan_slots(6, ON_SCANS)
+    shape = layout.output_shape(cadence.shape)
+    assert (shape[2] if slots.axis == "channel" else shape[0] // 4) == slots.slots
+    assigned = sorted(s for group in slots.groups for unit in group for s in unit)
+    assert len(assigned) == len(set(assigned)) and set(assigned) <= set(range(slots.slots))
+
+
+@pytest.mark.parametrize("name", sorted(LAYOUTS))
+def test_each_slot_holds_the_scan_it_claims(name, cadence):
+    """Units of the ON group hold ON scans: a needle put in one ON scan shows up in exactly
+    the slots of one unit of that group."""
+    layout = get_layout(name)
+    slots = layout.scan_slots(6, ON_SCANS)
+    marked = np.zeros_like(cadence)
+    marked[ON_SCANS[1], 1, 2] = 1.0
+    image = layout(marked)
+    if slots.axis == "channel":
+        lit = {k for k in range(image.shape[2]) if image[..., k].any()}
+    else:
+        block = image.shape[0] // slots.slots
+        lit = {k for k in range(slots.slots) if image[k * block : (k + 1) * block].any()}
+    assert lit in [set(unit) for unit in slots.groups[0]]
+
+
+def test_drift6_turns_a_faint_line_into_a_peak():
+    rng = np.random.default_rng(1)
+    cadence = rng.standard_normal((6, 273, 256)).astype(np.float32)
+    level = 8.0 / np.sqrt(273)  # S/N 8 over the scan: half a noise sigma per pixel
+    for t in range(273):
+        cadence[2, t, 60 + int(round(0.25 * t))] += level
+    layout = get_layout("drift6")
+    image = layout(cadence)
+    assert image.shape == layout.output_shape(cadence.shape) == (273, 256, 6)
+    row, column = np.unravel_index(np.argmax(image[..., 2]), image.shape[:2])
+    assert drift_grid()[row] == pytest.approx(0.25, abs=1 / 136) and abs(column - 60) <= 1
+    assert image[row, column, 2] > 6.5  # near its S/N of 8, in noise of unit spread
+    assert 0.9 < image[..., 0].std() < 1.1 and image[..., 0].max() < 5.0  # noise-only scan
+
+
+@pytest.mark.parametrize("name", sorted(LAYOUTS))
+def test_flip_axes_mirror_the_data(name):
+    """Reversing a layout's flip axes gives the image of the frequency-mirrored cadence."""
+    cadence = np.random.default_rng(2).standard_normal((6, 40, 24)).astype(np.float32)
+    layout = get_layout(name)
+    image = layout(cadence)
+    flipped = image
+    for axis in layout.flip_axes:
+        flipped = np.flip(flipped, axis=axis - 1)  # flip_axes count the batch axis
+    np.testing.assert_allclose(layout(cadence[:, :, ::-1].copy()), flipped, atol=1e-4)
+
+
+def test_stored_image_shape_with_resize():
+    assert image_shape("stack_on", (6, 273, 256)) == (819, 256, 1)
+    assert image_shape("stack_on", (6, 273, 256), resize=(512, 512)) == (512, 512, 1)
+    assert image_shape("all6", (6, 273, 256), resize=(384, 256)) == (384, 256, 6)
+
+
+def test_resize_keeps_a_narrow_line():
+    image = np.zeros((819, 256, 1), np.float32)
+    image[:, 100, 0] = 1.0  # a one-channel-wide stationary line
+    resized = resize_image(image, (512, 512))
+    assert resized.shape == (512, 512, 1)
+    profile = resized.mean(axis=0)[:, 0]
+    assert 198 <= int(np.argmax(profile)) <= 202 and profile.sum() == pytest.approx(2.0, rel=0.02)
 
 
 def test_unknown_layout_lists_known():

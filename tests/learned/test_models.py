@@ -2,7 +2,13 @@ import numpy as np
 import pytest
 
 from setibl.config import ModelConfig
-from setibl.learned.models import build_model, compile_model, get_backbone, list_backbones
+from setibl.learned.models import (
+    GeMPooling,
+    build_model,
+    compile_model,
+    get_backbone,
+    list_backbones,
+)
 
 
 def test_registry_lists_the_backbones():
@@ -74,3 +80,102 @@ def test_config_knows_every_backbone_by_name():
     from setibl.config import BACKBONE_NAMES
 
     assert sorted(BACKBONE_NAMES) == list_backbones()
+
+
+@pytest.mark.parametrize("name", list_backbones())
+def test_registry_metadata(name):
+    """Every backbone says what it takes; the ImageNet flag and the channel count hold."""
+    backbone = get_backbone(name)
+    assert backbone.preprocessing in ("builtin", "tf", "z")
+    assert backbone.channels in (0, 3) and backbone.min_size >= 32
+    assert backbone.imagenet == (backbone.preprocessing != "z")
+    if not backbone.imagenet:
+        with pytest.raises(ValueError, match="no ImageNet weights"):
+            build_model(ModelConfig(backbone=name, weights="imagenet"), (64, 64, 3))
+
+
+LIGHT_BACKBONES = [
+    "small_cnn",
+    "small_cnn_full",
+    "efficientnet_b0",
+    "efficientnetv2_b0",
+    "xception",
+]
+
+
+@pytest.mark.parametrize("name", LIGHT_BACKBONES)
+@pytest.mark.parametrize("channels", [1, 6])
+def test_any_channel_count_at_the_smallest_size(name, channels):
+    """The channel adapter appears exactly when the backbone wants another channel count."""
+    backbone = get_backbone(name)
+    size = max(backbone.min_size, 64)
+    model = build_model(ModelConfig(backbone=name, weights="none"), (size, size, channels))
+    names = [layer.name for layer in model.layers]
+    assert ("channel_adapter" in names) == (backbone.channels not in (0, channels))
+    assert model.output_shape == (None, 1)
+
+
+def test_model_level_resize():
+    config = ModelConfig(backbone="efficientnet_b0", weights="none", resize=(96, 64))
+    model = build_model(config, (819 // 8, 256 // 8, 1))
+    assert model.input_shape == (None, 102, 32, 1)
+    assert model.get_layer("resize").output.shape[1:] == (96, 64, 1)
+    out = model.predict(np.random.randn(2, 102, 32, 1).astype("float32"), verbose=0)
+    assert out.shape == (2, 1)
+
+
+def _features(seed=0):
+    # positive, as after a ReLU/Swish-like activation
+    return np.random.default_rng(seed).uniform(0.1, 5.0, (3, 4, 5, 7)).astype("float32")
+
+
+def test_gem_with_p_one_is_average_pooling():
+    x = _features()
+    pooled = GeMPooling(p=1.0)(x)
+    np.testing.assert_allclose(pooled, x.mean(axis=(1, 2)), rtol=1e-5)
+
+
+def test_gem_with_large_p_approaches_max_pooling():
+    x = _features()
+    maximum = x.max(axis=(1, 2))
+    errors = [np.abs(np.asarray(GeMPooling(p=p)(x)) - maximum).max() for p in (3.0, 20.0, 80.0)]
+    assert errors[0] > errors[1] > errors[2]
+    np.testing.assert_allclose(GeMPooling(p=80.0)(x), maximum, rtol=0.05)
+    assert np.all(np.asarray(GeMPooling(p=3.0)(x)) <= maximum + 1e-5)
+
+
+def test_gem_exponent_is_learned_and_saved(tmp_path):
+    config = ModelConfig(backbone="small_cnn", weights="none", pooling="gem", gem_p=2.5)
+    model = build_model(config, (64, 48, 3))
+    pool = model.get_layer("pool")
+    assert isinstance(pool, GeMPooling) and float(pool.p.numpy()) == pytest.approx(2.5)
+    assert any(w is pool.p for w in model.trainable_weights)
+    compile_model(model, config, 1e-2)
+    model.fit(
+        np.random.randn(8, 64, 48, 3).astype("float32"), np.array([0, 1] * 4, "float32"), verbose=0
+    )
+    model.save(tmp_path / "m.keras")
+    import keras
+
+    loaded = keras.saving.load_model(tmp_path / "m.keras")
+    assert float(loaded.get_layer("pool").p.numpy()) == pytest.approx(float(pool.p.numpy()))
+
+
+@pytest.mark.parametrize(
+    ("pooling", "kind"), [("avg", "GlobalAveragePooling2D"), ("max", "GlobalMaxPooling2D")]
+)
+def test_pooling_choice(pooling, kind):
+    model = build_model(
+        ModelConfig(backbone="small_cnn", weights="none", pooling=pooling), (64, 48, 3)
+    )
+    assert model.get_layer("pool").__class__.__name__ == kind
+
+
+def test_small_cnn_full_keeps_every_row():
+    pooled = build_model(ModelConfig(backbone="small_cnn", weights="none"), (128, 64, 6))
+    full = build_model(ModelConfig(backbone="small_cnn_full", weights="none"), (128, 64, 6))
+    first = [layer for layer in full.get_layer("small_cnn_full").layers][1]
+    assert first.__class__.__name__ == "Conv2D"
+    assert "AveragePooling2D" in [
+        layer.__class__.__name__ for layer in pooled.get_layer("small_cnn").layers
+    ]

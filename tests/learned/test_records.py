@@ -7,7 +7,7 @@ import pytest
 from setibl.config import load_config
 from setibl.data.kaggle import discover, load_snippet
 from setibl.jobs.data import shard_data
-from setibl.learned.layouts import get_layout
+from setibl.learned.layouts import LAYOUTS, get_layout
 from setibl.learned.pipeline import PipelineSpec, predict_dataset
 from setibl.learned.records import (
     RecordsError,
@@ -58,7 +58,7 @@ def test_assignment_is_stratified_and_balanced():
         assert (part["group"] == "a").sum() == 10
 
 
-@pytest.mark.parametrize("layout", ["on3", "all6", "on_off", "stack"])
+@pytest.mark.parametrize("layout", sorted(LAYOUTS))
 def test_float16_round_trip_is_bit_exact(tmp_path, layout):
     data = write_kaggle_folder(tmp_path / "data")
     config = load_config(None, _overrides(**{"records.layout": f'"{layout}"'}))
@@ -183,3 +183,23 @@ def test_sharding_removes_half_written_shards(tmp_path):
     stale.write_bytes(b"half a shard")
     shard_data(load_config(None, _overrides()), data, out, progress=False)
     assert not stale.exists() and not list(out.glob(".*"))
+
+
+def test_records_level_resize_writes_resized_images(tmp_path):
+    """records.resize: shards hold the layout's image resized; the manifest says so."""
+    data = write_kaggle_folder(tmp_path / "data", n_train=6, n_test=2)
+    config = load_config(None, _overrides(**{"records.layout": '"stack_on"'}))
+    resized = load_config(
+        None, _overrides(**{"records.layout": '"stack_on"', "records.resize": "[24, 40]"})
+    )
+    plain = shard_data(config, data, tmp_path / "plain", progress=False)
+    manifest = shard_data(resized, data, tmp_path / "resized", progress=False)
+    assert tuple(plain["image_shape"]) == (48, 32, 1)
+    assert tuple(manifest["image_shape"]) == (24, 40, 1) and manifest["resize"] == [24, 40]
+    before = _read_all(tmp_path / "plain", plain, "train")
+    after = _read_all(tmp_path / "resized", manifest, "train")
+    assert set(before) == set(after)
+    for ident, (image, _) in after.items():
+        assert image.shape == (24, 40, 1)
+        # a resize keeps the mean level of the image
+        assert image.mean() == pytest.approx(before[ident][0].mean(), abs=0.05)

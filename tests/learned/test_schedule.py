@@ -1,7 +1,13 @@
 import pytest
 
 from setibl.config import ScheduleConfig
-from setibl.learned.schedule import learning_rate, peak_learning_rate, schedule_table
+from setibl.learned.schedule import (
+    cosine_learning_rate,
+    learning_rate,
+    make_optimizer,
+    peak_learning_rate,
+    schedule_table,
+)
 
 REFERENCE = ScheduleConfig()
 
@@ -29,3 +35,38 @@ def test_sustain_holds_the_peak():
     assert [learning_rate(e, config) for e in (5, 6)] == [pytest.approx(peak)] * 2
     assert learning_rate(7, config) == pytest.approx(peak)
     assert learning_rate(8, config) == pytest.approx((peak - 1e-6) * 0.8 + 1e-6)
+
+
+def test_cosine_follows_the_ramp_then_falls_to_lr_min():
+    config = ScheduleConfig(kind="cosine", ramp_epochs=2)
+    table = schedule_table(config, 10)
+    peak = peak_learning_rate(config, 1, 32)
+    reference = schedule_table(ScheduleConfig(ramp_epochs=2), 10)
+    assert table[:2] == reference[:2]  # the same ramp
+    assert table[2] == pytest.approx(peak)
+    assert table[-1] == pytest.approx(config.lr_min)
+    middle = 2 + (10 - 1 - 2) / 2  # halfway through the cosine: the mean of peak and floor
+    assert cosine_learning_rate(middle, 10, config) == pytest.approx((peak + config.lr_min) / 2)
+    assert all(a >= b for a, b in zip(table[2:], table[3:], strict=False))
+
+
+def test_optimizers():
+    import keras
+
+    assert type(make_optimizer(ScheduleConfig(), 1e-3)) is keras.optimizers.Adam
+    adamw = make_optimizer(ScheduleConfig(optimizer="adamw", weight_decay=0.05), 1e-3)
+    assert isinstance(adamw, keras.optimizers.AdamW) and adamw.weight_decay == pytest.approx(0.05)
+
+
+def test_adamw_decays_weights_without_gradient():
+    """A weight with zero gradient shrinks by lr x weight_decay per step under AdamW only."""
+    import keras
+    import numpy as np
+
+    for optimizer, expected in (("adam", 1.0), ("adamw", 1.0 - 0.1 * 0.5)):
+        variable = keras.Variable(np.ones(3, "float32"))
+        config = ScheduleConfig(
+            optimizer=optimizer, weight_decay=0.5 if optimizer == "adamw" else 0
+        )
+        make_optimizer(config, 0.1).apply_gradients([(np.zeros(3, "float32"), variable)])
+        np.testing.assert_allclose(variable.numpy(), expected, rtol=1e-6)

@@ -1,4 +1,4 @@
-"""Commands of the learned detector: augview, train, predict, demo, backbones."""
+"""Commands of the learned detector: augview, train, pseudo, predict, demo, backbones."""
 
 from __future__ import annotations
 
@@ -78,6 +78,25 @@ def train(config_file, source, run, resume_run, overrides) -> None:
         multi_worker=bool(os.environ.get("TF_CONFIG")),
         log=click.echo,
     )
+
+
+@cli.command()
+@click.argument("run", type=click.Path(file_okay=False))
+@click.argument("records", type=click.Path(file_okay=False), required=False)
+@click.option("--rounds", type=int, default=None, help="Rounds (default: the run's pseudo.rounds).")
+def pseudo(run, records, rounds) -> None:
+    """Pseudo-labelling rounds after the finished RUN: confident test predictions join training.
+
+    Round r trains RUN/pseudo-r on the run's records (or RECORDS, shards of the same data),
+    with RUN/pseudo-r/pseudo_labels.csv; rerunning resumes.
+    """
+    from setibl.jobs.learned import pseudo_workflow
+
+    config = load(str(Path(run) / "config.toml"), ())
+    count = config.pseudo.rounds if rounds is None else rounds
+    if count < 1:
+        raise click.UsageError("no rounds: give --rounds N or set pseudo.rounds in the config")
+    pseudo_workflow(run, count, records=records, log=click.echo)
 
 
 @cli.command()

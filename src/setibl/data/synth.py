@@ -130,6 +130,9 @@ def path_channels(signal: dict, times: np.ndarray) -> np.ndarray:
     elif signal["kind"] == "squiggle":
         walk = np.asarray(signal["walk"])
         centre = centre + walk[np.clip(times, 0, len(walk) - 1)]
+    if signal.get("wrap_ch"):  # a repeating sweep: leaves the band on one side, re-enters
+        margin = signal["wrap_margin_ch"]
+        centre = np.mod(centre + margin, signal["wrap_ch"]) - margin
     return centre
 
 
@@ -209,25 +212,44 @@ def _anchor(signal: dict, geometry: CadenceGeometry, scan: int, channel: float) 
     signal["f_start_channel"] = float(channel - path_channels(signal, np.array([t_mid]))[0])
 
 
+PATH_KINDS = ("constant", "sine", "squiggle", "steep")  # paths needles and RFI both take
+LEGACY_RFI_KINDS = ("stationary", "drifting")  # the old RFI: zero drift, or slow near the centre
+
+
+def _draw_path(
+    rng: np.random.Generator, geometry: CadenceGeometry, config: SynthConfig, signal: dict
+) -> None:
+    """Drift, and the sine or random-walk terms, of a path of ``signal["kind"]``.
+
+    One distribution for needles and RFI alike, so a path's shape says nothing of its role.
+    """
+    kind = signal["kind"]
+    sign = rng.choice([-1.0, 1.0])
+    if kind == "steep":
+        drift = rng.uniform(0.3, max(0.31, config.steep_drift_max))
+    else:
+        drift = rng.uniform(0.0, config.drift_max)
+    signal["drift_ch_per_step"] = float(sign * drift)
+    if kind == "sine":
+        signal["amplitude_ch"] = float(rng.uniform(2.0, 15.0))
+        signal["period_steps"] = float(rng.uniform(50.0, 400.0))
+        signal["phase"] = float(rng.uniform(0, 2 * np.pi))
+    elif kind == "squiggle":
+        signal["walk_ch"] = float(rng.uniform(0.05, 0.3))
+        steps = rng.uniform(-1.0, 1.0, geometry.total_steps) * signal["walk_ch"]
+        signal["walk"] = np.cumsum(steps)
+
+
+def _anchor_channel(rng: np.random.Generator, geometry: CadenceGeometry) -> float:
+    return float(rng.uniform(16, geometry.width - 16))
+
+
 def draw_needle(rng: np.random.Generator, geometry: CadenceGeometry, config: SynthConfig) -> dict:
     """A needle in some or all ON scans, with a path continuous over the whole cadence."""
     for _ in range(100):
         kind = str(rng.choice(config.needle_kinds))
         signal = _common(rng, config, "needle", kind)
-        sign = rng.choice([-1.0, 1.0])
-        if kind == "steep":
-            drift = rng.uniform(0.3, max(0.31, config.steep_drift_max))
-        else:
-            drift = rng.uniform(0.0, config.drift_max)
-        signal["drift_ch_per_step"] = float(sign * drift)
-        if kind == "sine":
-            signal["amplitude_ch"] = float(rng.uniform(2.0, 15.0))
-            signal["period_steps"] = float(rng.uniform(50.0, 400.0))
-            signal["phase"] = float(rng.uniform(0, 2 * np.pi))
-        elif kind == "squiggle":
-            signal["walk_ch"] = float(rng.uniform(0.05, 0.3))
-            steps = rng.uniform(-1.0, 1.0, geometry.total_steps) * signal["walk_ch"]
-            signal["walk"] = np.cumsum(steps)
+        _draw_path(rng, geometry, config, signal)
         if kind == "steep":
             enabled = [int(rng.choice(ON_SCANS))]
         elif rng.uniform() < config.partial_on_fraction:
@@ -236,16 +258,40 @@ def draw_needle(rng: np.random.Generator, geometry: CadenceGeometry, config: Syn
         else:
             enabled = list(ON_SCANS)
         signal["enabled_scans"] = enabled
-        _anchor(signal, geometry, int(rng.choice(enabled)), rng.uniform(16, geometry.width - 16))
+        _anchor(signal, geometry, int(rng.choice(enabled)), _anchor_channel(rng, geometry))
         signal["scans"] = visible_scans(signal, geometry)
         if signal["scans"]:
             return signal
     raise RuntimeError("could not place a visible needle; check synth drift settings")
 
 
+def _line_rfi(rng: np.random.Generator, geometry: CadenceGeometry, config: SynthConfig, kind: str):
+    """RFI on a needle-like path, in every scan, anchored anywhere in the band.
+
+    A steep path crosses the band within one scan; as RFI it repeats (the path wraps around
+    the band, like a sweeping transmitter), so it shows up in OFF scans too. Draws again
+    until the RFI is visible in at least one OFF scan: what makes it RFI.
+    """
+    for _ in range(100):
+        signal = _common(rng, config, "rfi", kind)
+        _draw_path(rng, geometry, config, signal)
+        signal["enabled_scans"] = list(range(geometry.scans))
+        if kind == "steep":
+            signal["wrap_margin_ch"] = signal["width_ch"] * 8.0 + 2.0
+            signal["wrap_ch"] = geometry.width + 2 * signal["wrap_margin_ch"]
+        scan = int(rng.integers(0, geometry.scans))
+        _anchor(signal, geometry, scan, _anchor_channel(rng, geometry))
+        signal["scans"] = visible_scans(signal, geometry)
+        if set(signal["scans"]) & set(OFF_SCANS):
+            return signal
+    raise RuntimeError("could not place RFI visible in an OFF scan; check synth drift settings")
+
+
 def draw_rfi(rng: np.random.Generator, geometry: CadenceGeometry, config: SynthConfig) -> dict:
-    """Interference present in ON and OFF scans alike."""
+    """Interference present in ON and OFF scans alike (visible in at least one OFF scan)."""
     kind = str(rng.choice(config.rfi_kinds))
+    if kind in PATH_KINDS:
+        return _line_rfi(rng, geometry, config, kind)
     signal = _common(rng, config, "rfi", kind)
     all_scans = list(range(geometry.scans))
     if kind == "stationary":

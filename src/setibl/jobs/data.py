@@ -149,7 +149,11 @@ def shard_data(
     if not any(len(report.tables.get(split, ())) for split in splits):
         raise DataError(f"{data}: no cadences in {' or '.join(splits)} (empty folder?)")
     spec = ShardSpec(
-        config.records.layout, config.records.encoding, config.cadence_shape, config.data.on_scans
+        config.records.layout,
+        config.records.encoding,
+        config.cadence_shape,
+        config.data.on_scans,
+        config.records.resize,
     )
     tables = dict(report.tables)
     counts = {"train": config.records.train_shards, "test": config.records.test_shards}

@@ -33,7 +33,79 @@ def train_workflow(
         shard_data(config, source, records)
     hardware = detect_hardware(multi_worker=multi_worker)
     configure_precision(hardware, config.train.mixed_precision)
-    return train_run(config, records, run, hardware, resume=resume, log=log)
+    metrics = train_run(config, records, run, hardware, resume=resume, log=log)
+    if config.pseudo.rounds > 0:
+        metrics = pseudo_workflow(run, config.pseudo.rounds, hardware=hardware, log=log)
+    return metrics
+
+
+def pseudo_round_dir(run: str | os.PathLike, round_: int) -> Path:
+    """Run folder of pseudo-labelling round ``round_`` (>= 1) of ``run`` (round 0)."""
+    return Path(run) / f"pseudo-{round_}"
+
+
+def pseudo_workflow(
+    run: str | os.PathLike,
+    rounds: int,
+    records: str | os.PathLike | None = None,
+    hardware=None,
+    log=print,
+) -> dict:
+    """Pseudo-labelling rounds 1..``rounds`` after the finished run ``run`` (round 0).
+
+    Round r labels the confident test predictions of round r - 1's submission (thresholds of
+    the run's config), writes them to ``RUN/pseudo-r/pseudo_labels.csv`` and trains
+    ``RUN/pseudo-r`` (a run folder of its own) with them on every fold's training side.
+    Resumable: existing labels are reused, finished folds and rounds are skipped.
+    """
+    from setibl.config import load_config
+    from setibl.learned.devices import detect_hardware
+    from setibl.learned.pseudo import (
+        PSEUDO_FILE,
+        check_test_only,
+        confident_labels,
+        read_pseudo_labels,
+        write_pseudo_labels,
+    )
+    from setibl.learned.records import INDEX_FILE
+    from setibl.learned.train import RunError, train_run
+
+    run = Path(run)
+    config = load_config(run / "config.toml")
+    state = run / "run.json"
+    if not state.is_file():
+        raise RunError(f"{state}: not found; is {run} a run folder?")
+    if records is None:
+        records = json.loads(state.read_text())["records"]
+    if not is_records_folder(Path(records)):  # the Kaggle folder the run was sharded from
+        records = json.loads(state.read_text())["records"]
+        log(f"using the run's shards {records}")
+    records = Path(records)
+    hardware = hardware or detect_hardware()
+    index = pd.read_csv(records / INDEX_FILE, dtype={"id": str})
+    previous, metrics = run, {}
+    for round_ in range(1, rounds + 1):
+        folder = pseudo_round_dir(run, round_)
+        labels_file = folder / PSEUDO_FILE
+        if labels_file.is_file():
+            labels = read_pseudo_labels(labels_file)
+        else:
+            submission = previous / "submission.csv"
+            if not submission.is_file():
+                raise RunError(f"{submission}: not found; round {round_ - 1} is unfinished")
+            predictions = pd.read_csv(submission, dtype={"id": str})
+            labels = confident_labels(predictions, config.pseudo, round_)
+            folder.mkdir(parents=True, exist_ok=True)
+            write_pseudo_labels(labels, labels_file)
+        check_test_only(labels, index, str(labels_file))
+        positives = int(labels["target"].sum())
+        log(f"round {round_}: {len(labels)} pseudo labels ({positives} positive)")
+        resume = (folder / "config.toml").is_file()
+        metrics = train_run(
+            config, records, folder, hardware, resume=resume, log=log, pseudo_labels=labels
+        )
+        previous = folder
+    return metrics
 
 
 def predict_workflow(
@@ -50,8 +122,8 @@ def predict_workflow(
     from setibl.data.kaggle import SUBMISSION_FILE
     from setibl.data.submission import write_submission
     from setibl.errors import DataError
-    from setibl.learned.layouts import get_layout
-    from setibl.learned.pipeline import PipelineSpec
+    from setibl.learned.layouts import image_shape as stored_image_shape
+    from setibl.learned.pipeline import pipeline_spec
     from setibl.learned.predict import average_folds, fold_predictions, load_fold_model
     from setibl.learned.records import INDEX_FILE, load_manifest, shard_paths
     from setibl.learned.train import RunError, fold_model_paths
@@ -71,11 +143,11 @@ def predict_workflow(
         records = run / "predict-shards" / digest
         log(f"sharding the test split of {source} into {records}")
         shard_data(config, source, records, splits=("test",))
-    image_shape = get_layout(config.records.layout).output_shape(
-        config.cadence_shape, config.data.on_scans
+    image_shape = stored_image_shape(
+        config.records.layout, config.cadence_shape, config.data.on_scans, config.records.resize
     )
     manifest = load_manifest(records, config.records.layout, image_shape)
-    spec = PipelineSpec(image_shape, manifest["encoding"])
+    spec = pipeline_spec(config, manifest)
     files = shard_paths(records, manifest, "test")
     if not files:
         raise DataError(f"{source}: no test cadences to score")

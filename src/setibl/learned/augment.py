@@ -11,11 +11,18 @@ What they do to a needle (height = time, width = frequency):
   moves it in time and frequency. All channels move together, so in ``on3``/``all6``/``on_off``
   the ON/OFF alignment survives. In the ``stack`` layout (scans stacked vertically) a vertical
   shift pushes rows of one scan into its neighbour: keep ``affine`` off or the shift small there.
-- left-right flip: reverses the sign of every drift; harmless physically.
+- left-right flip: reverses the sign of every drift; harmless physically. In drift-plane
+  layouts (rows are drift rates) the same mirror of the data flips rows and columns
+  (``flip_axes`` = (1, 2)): the plane of a mirrored scan is the plane turned by 180 degrees.
 - saturation blends every channel toward the channel mean. With ``all6``/``on_off`` that mixes
   ON and OFF scans (at saturation 0 they become identical) and erodes the very ON-only cue the
   model must learn; with ``on3`` it only mixes ON scans. Keep the switch off for those layouts.
 - contrast/brightness: rescale and offset per image; z-scored data do not care much.
+- scan order (off by default): reorders the ON scans among themselves and the OFF scans among
+  themselves, per image, wherever the layout put them (channels or vertical blocks). A needle
+  stays ON-only, RFI stays everywhere; a drifting needle's track no longer continues from one
+  ON scan to the next, which the model then cannot rely on. Runs before the affine warp,
+  whose vertical shift would otherwise mix blocks of stacked layouts.
 - coarse dropout: zeroes squares, one mask shared by every channel: in ``on3``/``all6``/
   ``on_off`` a square hides the same time-frequency patch in every scan, ON and OFF alike, so it
   can shorten or cut a needle's track but never makes one scan differ from another. Only in
@@ -31,6 +38,8 @@ from collections.abc import Callable
 import tensorflow as tf
 
 from setibl.config import AugmentConfig
+from setibl.errors import ConfigError
+from setibl.learned.layouts import ScanSlots
 
 Augmenter = Callable[[tf.Tensor, tf.Tensor], tf.Tensor]
 # One named algorithm, so draws agree eagerly, in tf.data and under XLA ("auto_select" may not).
@@ -113,9 +122,10 @@ def random_affine(images: tf.Tensor, seed: tf.Tensor, config: AugmentConfig) -> 
     return affine_transform(images, **draw_affine(tf.shape(images)[0], seed, config))
 
 
-def flip_left_right(images: tf.Tensor, flip: tf.Tensor) -> tf.Tensor:
-    """Mirror the frequency axis of the images where ``flip`` ([batch] bool) is true."""
-    return tf.where(flip[:, None, None, None], tf.reverse(images, axis=[2]), images)
+def flip_left_right(images: tf.Tensor, flip: tf.Tensor, axes: tuple[int, ...] = (2,)) -> tf.Tensor:
+    """Mirror the frequency axis of the images where ``flip`` ([batch] bool) is true;
+    ``axes``: the image axes that mirror the data's frequency axis (the layout's)."""
+    return tf.where(flip[:, None, None, None], tf.reverse(images, axis=list(axes)), images)
 
 
 def draw_flip(batch: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
@@ -242,20 +252,69 @@ def random_dropout(images: tf.Tensor, seed: tf.Tensor, config: AugmentConfig) ->
     return apply_dropout(images, **params, size=config.dropout_size)
 
 
-def make_augmenter(config: AugmentConfig, jit_compile: bool = False) -> Augmenter:
+def permute_scans(images: tf.Tensor, order: tf.Tensor, slots: ScanSlots) -> tf.Tensor:
+    """Reorder scan slots per image: output slot k of image b is input slot ``order[b, k]``.
+
+    images [batch, height, width, channels]; order [batch, slots] int32. Slots are channels
+    (``slots.axis == "channel"``) or equal vertical blocks (``"height"``).
+    """
+    if slots.axis == "channel":
+        return tf.gather(images, order, axis=3, batch_dims=1)
+    height, width, channels = images.shape[1], images.shape[2], images.shape[3]
+    blocks = tf.reshape(images, [-1, slots.slots, height // slots.slots, width, channels])
+    moved = tf.gather(blocks, order, axis=1, batch_dims=1)
+    return tf.reshape(moved, tf.shape(images))
+
+
+def draw_scan_order(batch: tf.Tensor, seed: tf.Tensor, slots: ScanSlots) -> tf.Tensor:
+    """[batch, slots] source slot of every slot: each group's units shuffled per image."""
+    columns = [tf.fill([batch], k) for k in range(slots.slots)]
+    for seed_k, units in zip(_split(seed, len(slots.groups)), slots.groups, strict=True):
+        keys = tf.random.stateless_uniform([batch, len(units)], seed=seed_k, alg=ALG)
+        source_unit = tf.argsort(keys, axis=1)  # [batch, units]
+        table = tf.constant(units, tf.int32)  # [units, slots per unit]
+        for u, unit in enumerate(units):
+            for m, destination in enumerate(unit):
+                columns[destination] = tf.gather(table[:, m], source_unit[:, u])
+    return tf.stack(columns, axis=1)
+
+
+def check_scan_slots(image_shape: tuple[int, ...], slots: ScanSlots | None) -> None:
+    """``augment.scan_order`` needs to know where the scans are, as whole slots."""
+    if slots is None:
+        raise ConfigError("config key 'augment.scan_order': the layout's scan slots are unknown")
+    size = image_shape[2] if slots.axis == "channel" else image_shape[0]
+    if size % slots.slots or (slots.axis == "channel" and size != slots.slots):
+        raise ConfigError(
+            f"config key 'augment.scan_order': images of shape {tuple(image_shape)} do not "
+            f"split into {slots.slots} scan slots along {slots.axis}; resize in the model "
+            "(model.resize), not in the records (records.resize)"
+        )
+
+
+def make_augmenter(
+    config: AugmentConfig,
+    jit_compile: bool = False,
+    scan_slots: ScanSlots | None = None,
+    flip_axes: tuple[int, ...] = (2,),
+) -> Augmenter:
     """Compose the enabled transforms into ``augment(images, seed) -> images``.
 
     Random parameters are drawn first, in plain TensorFlow; the image arithmetic that uses
     them can be compiled with XLA (``jit_compile``), which fuses its element-wise passes over
     the batch: about twice as fast on CPU, where they are memory-bound. XLA draws different
     random numbers than TensorFlow's kernels, hence the split. Compiled and plain results
-    agree to float rounding.
+    agree to float rounding. ``scan_slots`` (the layout's) is needed by ``scan_order``.
     """
+    if config.scan_order and scan_slots is None:
+        raise ConfigError("config key 'augment.scan_order': the layout's scan slots are unknown")
 
     def draw(images: tf.Tensor, seed: tf.Tensor) -> dict:
         batch, height, width = tf.shape(images)[0], images.shape[1], images.shape[2]
-        seeds = _split(seed, 4)
+        seeds = _split(seed, 5)
         params = {}
+        if config.scan_order:
+            params["scan_order"] = draw_scan_order(batch, seeds[4], scan_slots)
         if config.affine:
             params["affine"] = draw_affine(batch, seeds[0], config)
         if config.flip_lr:
@@ -268,10 +327,12 @@ def make_augmenter(config: AugmentConfig, jit_compile: bool = False) -> Augmente
 
     def apply(images: tf.Tensor, params: dict) -> tf.Tensor:
         images = tf.cast(images, tf.float32)  # inside the compiled region: fused, no extra pass
+        if "scan_order" in params:
+            images = permute_scans(images, params["scan_order"], scan_slots)
         if "affine" in params:
             images = affine_transform(images, **params["affine"])
         if "flip" in params:
-            images = flip_left_right(images, params["flip"])
+            images = flip_left_right(images, params["flip"], flip_axes)
         if "color" in params:
             images = color_transform(images, **params["color"])
         if "dropout" in params:

@@ -5,7 +5,17 @@
   simply not shown to the model.
 - ``all6``: all six scans as six channels, in cadence order.
 - ``on_off``: the three ON scans, then ON minus the following OFF scan (A-B, A-C, A-D).
-- ``stack``: all six scans stacked vertically into one channel, as the data are usually drawn.
+- ``stack``: all six scans stacked vertically into one channel, as the data are usually drawn
+  (1638 x 256 x 1 for Kaggle cadences).
+- ``stack_on``: the ON scans stacked vertically (819 x 256 x 1), the input of most top Kaggle
+  solutions; like ``on3`` it never shows the OFF scans.
+- ``drift6``: each scan's drift-rate plane (sums along straight tracks, one row per drift from
+  -1 to +1 channel per step, see ``drift_planes``) as six channels in cadence order: 61 x 256 x 6.
+  Faint needles, invisible pixel by pixel, become peaks.
+
+Each layout also says where every scan went (``scan_slots``): along the channel axis or as a
+vertical block, so augmentations can reorder ON scans among themselves and OFF scans among
+themselves without knowing the layout.
 """
 
 from __future__ import annotations
@@ -16,6 +26,24 @@ from dataclasses import dataclass
 import numpy as np
 
 from setibl.config import ON_SCANS
+from setibl.learned.drift_planes import DRIFTS, drift_planes
+
+# A unit: image slots (channels or vertical blocks) that move together when scans are reordered.
+Unit = tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class ScanSlots:
+    """Where the scans of a cadence sit in a layout's image.
+
+    ``axis`` is "channel" (slot i = channel i) or "height" (slot i = i-th of equal vertical
+    blocks). ``groups`` lists groups of units that may be permuted among themselves: the ON
+    scans' units form one group, the OFF scans' another.
+    """
+
+    axis: str
+    slots: int
+    groups: tuple[tuple[Unit, ...], ...]
 
 
 @dataclass(frozen=True)
@@ -24,15 +52,22 @@ class Layout:
     description: str
     transform: Callable[[np.ndarray, tuple[int, ...]], np.ndarray]
     channels: Callable[[int, tuple[int, ...]], int]
-    height_factor: Callable[[int], int] = lambda scans: 1
+    scan_slots: Callable[[int, tuple[int, ...]], ScanSlots]
+    needs_off: bool  # whether the model sees the OFF scans at all
+    height_factor: Callable[[int, tuple[int, ...]], int] = lambda scans, on: 1
+    fixed_height: int = 0  # the image height whatever the scan's, when not 0
+    # axes of a batch [n, height, width, channels] to reverse for a frequency flip of the data
+    flip_axes: tuple[int, ...] = (2,)
 
     def output_shape(
         self, cadence_shape: tuple[int, int, int], on_scans: tuple[int, ...] = ON_SCANS
     ) -> tuple[int, int, int]:
         """(height, width, channels) of the image made from a (scans, time, channels) cadence."""
         scans, height, width = cadence_shape
+        if self.fixed_height:
+            height = self.fixed_height
         return (
-            height * self.height_factor(scans),
+            height * self.height_factor(scans, on_scans),
             width,
             self.channels(scans, on_scans),
         )
@@ -44,6 +79,10 @@ class Layout:
         if cadence.ndim != 4:
             raise ValueError(f"layout {self.name}: expected 3 or 4 dimensions, got {cadence.shape}")
         return self.transform(cadence, on_scans)
+
+
+def _off(scans: int, on_scans: tuple[int, ...]) -> list[int]:
+    return [s for s in range(scans) if s not in on_scans]
 
 
 def _on3(batch: np.ndarray, on_scans: tuple[int, ...]) -> np.ndarray:
@@ -67,20 +106,92 @@ def _stack(batch: np.ndarray, on_scans: tuple[int, ...]) -> np.ndarray:
     return batch.reshape(n, scans * height, width, 1)
 
 
+def _stack_on(batch: np.ndarray, on_scans: tuple[int, ...]) -> np.ndarray:
+    return _stack(batch[:, list(on_scans)], on_scans)
+
+
+def _drift6(batch: np.ndarray, on_scans: tuple[int, ...]) -> np.ndarray:
+    return np.moveaxis(drift_planes(batch), 1, -1)
+
+
+def _singles(slots: list[int]) -> tuple[Unit, ...]:
+    return tuple((s,) for s in slots)
+
+
+def _cadence_order_slots(axis: str) -> Callable[[int, tuple[int, ...]], ScanSlots]:
+    def slots(scans: int, on_scans: tuple[int, ...]) -> ScanSlots:
+        groups = (_singles(list(on_scans)), _singles(_off(scans, on_scans)))
+        return ScanSlots(axis, scans, groups)
+
+    return slots
+
+
+def _on_only_slots(axis: str) -> Callable[[int, tuple[int, ...]], ScanSlots]:
+    def slots(scans: int, on_scans: tuple[int, ...]) -> ScanSlots:
+        return ScanSlots(axis, len(on_scans), (_singles(list(range(len(on_scans)))),))
+
+    return slots
+
+
+def _on_off_slots(scans: int, on_scans: tuple[int, ...]) -> ScanSlots:
+    # an ON channel and its ON-minus-OFF channel move together; the OFF scans cannot be
+    # reordered apart from the ON scans here, as each difference holds one of each
+    count = len(on_scans)
+    return ScanSlots("channel", 2 * count, (tuple((i, count + i) for i in range(count)),))
+
+
 LAYOUTS: dict[str, Layout] = {
     "on3": Layout(
-        "on3", "ON scans 0, 2, 4 as three channels (reference)", _on3, lambda scans, on: len(on)
+        "on3",
+        "ON scans 0, 2, 4 as three channels (reference)",
+        _on3,
+        lambda scans, on: len(on),
+        _on_only_slots("channel"),
+        needs_off=False,
     ),
-    "all6": Layout("all6", "all six scans as channels", _all6, lambda scans, on: scans),
+    "all6": Layout(
+        "all6",
+        "all six scans as channels",
+        _all6,
+        lambda scans, on: scans,
+        _cadence_order_slots("channel"),
+        needs_off=True,
+    ),
     "on_off": Layout(
-        "on_off", "ON scans, then ON minus the next OFF", _on_off, lambda scans, on: 2 * len(on)
+        "on_off",
+        "ON scans, then ON minus the next OFF",
+        _on_off,
+        lambda scans, on: 2 * len(on),
+        _on_off_slots,
+        needs_off=True,
     ),
     "stack": Layout(
         "stack",
         "all scans stacked vertically, one channel",
         _stack,
         lambda scans, on: 1,
-        lambda scans: scans,
+        _cadence_order_slots("height"),
+        needs_off=True,
+        height_factor=lambda scans, on: scans,
+    ),
+    "stack_on": Layout(
+        "stack_on",
+        "ON scans stacked vertically, one channel",
+        _stack_on,
+        lambda scans, on: 1,
+        _on_only_slots("height"),
+        needs_off=False,
+        height_factor=lambda scans, on: len(on),
+    ),
+    "drift6": Layout(
+        "drift6",
+        "each scan's drift-rate plane (track sums) as channels",
+        _drift6,
+        lambda scans, on: scans,
+        _cadence_order_slots("channel"),
+        needs_off=True,
+        fixed_height=DRIFTS,
+        flip_axes=(1, 2),
     ),
 }
 
@@ -90,3 +201,25 @@ def get_layout(name: str) -> Layout:
         return LAYOUTS[name]
     except KeyError:
         raise ValueError(f"unknown layout {name!r}; known: {', '.join(LAYOUTS)}") from None
+
+
+def image_shape(
+    layout: str,
+    cadence_shape: tuple[int, int, int],
+    on_scans: tuple[int, ...] = ON_SCANS,
+    resize: tuple[int, ...] = (),
+) -> tuple[int, int, int]:
+    """(height, width, channels) of the stored image: the layout's, resized when asked."""
+    height, width, channels = get_layout(layout).output_shape(cadence_shape, on_scans)
+    if resize:
+        height, width = int(resize[0]), int(resize[1])
+    return (height, width, channels)
+
+
+def resize_image(image: np.ndarray, size: tuple[int, ...]) -> np.ndarray:
+    """Resize one (height, width, channels) image to ``size`` = (height, width); bilinear,
+    antialiased when shrinking (a needle one channel wide must not fall between samples)."""
+    import tensorflow as tf
+
+    resized = tf.image.resize(image.astype(np.float32), tuple(size), "bilinear", antialias=True)
+    return resized.numpy()

@@ -1,4 +1,8 @@
-"""Backbone registry and the one generic head: backbone -> GAP -> Dense(32, relu) -> Dense(1).
+"""Backbone registry and the one generic head: backbone -> pool -> Dense(32, relu) -> Dense(1).
+
+The pool is global average (reference), global max, or GeM (generalised mean with a learned
+exponent p: p = 1 is the average, p -> infinity the maximum). An optional Resizing layer in
+front brings images to a configured size inside the model (``model.resize``).
 
 Inputs are z-scored cadence images (height, width, channels). Keras backbones expect pixel
 values, so a Rescaling layer maps ``z -> z * input_scale + input_offset`` (about 0..255 for
@@ -10,13 +14,16 @@ output i mod 3; one channel is copied to all three), so ImageNet stems keep thei
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import keras
 import numpy as np
 
-from setibl.config import ModelConfig
+from setibl.config import ModelConfig, ScheduleConfig
+from setibl.learned.losses import make_loss
+from setibl.learned.schedule import make_optimizer
 
 
 @dataclass(frozen=True)
@@ -25,6 +32,39 @@ class Backbone:
     build: Callable[..., keras.Model]
     # "builtin": the model rescales 0..255 itself; "tf": wants [-1, 1]; "z": takes z-scores
     preprocessing: str
+    channels: int = 3  # input channels the backbone takes; 0: any (no channel adapter)
+    imagenet: bool = True  # ImageNet weights are available
+    min_size: int = 32  # smallest input height/width the architecture accepts
+
+
+@keras.saving.register_keras_serializable(package="setibl")
+class GeMPooling(keras.layers.Layer):
+    """Generalised-mean pooling over height and width: ``(mean(max(x, eps)^p))^(1/p)``.
+
+    [batch, h, w, c] -> [batch, c]. The exponent p is one learned scalar (started at ``p``).
+    """
+
+    def __init__(self, p: float = 3.0, eps: float = 1e-6, **kwargs):
+        super().__init__(**kwargs)
+        self.initial_p, self.eps = float(p), float(eps)
+
+    def build(self, input_shape):
+        self.p = self.add_weight(
+            name="p", shape=(), initializer=keras.initializers.Constant(self.initial_p)
+        )
+
+    def call(self, inputs):
+        ops = keras.ops
+        p = ops.cast(self.p, inputs.dtype)
+        x = ops.maximum(inputs, ops.cast(self.eps, inputs.dtype))
+        # computed relative to the largest value, m (mean((x / m)^p))^(1/p): the same number,
+        # but x^p cannot overflow for large p or large features (nor in float16)
+        peak = ops.stop_gradient(ops.max(x, axis=(1, 2), keepdims=True))
+        relative = ops.mean(ops.power(x / peak, p), axis=(1, 2))
+        return ops.squeeze(peak, axis=(1, 2)) * ops.power(relative, 1.0 / p)
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "p": self.initial_p, "eps": self.eps}
 
 
 def _application(factory_name: str) -> Callable[..., keras.Model]:
@@ -35,7 +75,9 @@ def _application(factory_name: str) -> Callable[..., keras.Model]:
     return build
 
 
-def _small_cnn(input_shape: tuple[int, int, int], weights: str | None) -> keras.Model:
+def _small_cnn(
+    input_shape: tuple[int, int, int], weights: str | None, time_pooling: bool = True
+) -> keras.Model:
     """A line detector small enough to train at ~100 images/s on a 2-core CPU.
 
     Averaging 4 time steps first keeps every frequency channel (needles are narrow) and
@@ -43,11 +85,14 @@ def _small_cnn(input_shape: tuple[int, int, int], weights: str | None) -> keras.
     Tall kernels follow lines along time. The features end in a global *max* pool, returned
     as a 1x1 map: a needle covers a sliver of the image, and averaging would drown it (the
     generic head's average pool then passes the 1x1 map through unchanged).
+    ``time_pooling=False`` (``small_cnn_full``) keeps every row: for drift-plane layouts, whose
+    rows are drift rates and whose peaks are one or two rows tall.
     """
     if weights not in (None, "none") and not str(weights).endswith(".h5"):
         raise ValueError("small_cnn has no ImageNet weights; set model.weights = 'none'")
     inputs = keras.Input(input_shape)
-    x = keras.layers.AveragePooling2D((4, 1))(inputs) if input_shape[0] >= 64 else inputs
+    pool = time_pooling and input_shape[0] >= 64
+    x = keras.layers.AveragePooling2D((4, 1))(inputs) if pool else inputs
     for filters, kernel, strides in (
         (32, (5, 3), (2, 1)),
         (32, (5, 3), (2, 2)),
@@ -59,7 +104,7 @@ def _small_cnn(input_shape: tuple[int, int, int], weights: str | None) -> keras.
         x = keras.layers.BatchNormalization(momentum=0.9)(x)
         x = keras.layers.ReLU()(x)
     x = keras.layers.GlobalMaxPooling2D(keepdims=True)(x)
-    model = keras.Model(inputs, x, name="small_cnn")
+    model = keras.Model(inputs, x, name="small_cnn" if time_pooling else "small_cnn_full")
     if weights not in (None, "none"):
         model.load_weights(weights)
     return model
@@ -75,9 +120,16 @@ for _suffix in ("B0", "B1", "B2", "B3", "S"):
         f"efficientnetv2_{_suffix.lower()}", _application(f"EfficientNetV2{_suffix}"), "builtin"
     )
 BACKBONES["resnet50v2"] = Backbone("resnet50v2", _application("ResNet50V2"), "tf")
-BACKBONES["xception"] = Backbone("xception", _application("Xception"), "tf")
-BACKBONES["inception_v3"] = Backbone("inception_v3", _application("InceptionV3"), "tf")
-BACKBONES["small_cnn"] = Backbone("small_cnn", _small_cnn, "z")
+BACKBONES["xception"] = Backbone("xception", _application("Xception"), "tf", min_size=71)
+BACKBONES["inception_v3"] = Backbone("inception_v3", _application("InceptionV3"), "tf", min_size=75)
+BACKBONES["small_cnn"] = Backbone("small_cnn", _small_cnn, "z", channels=0, imagenet=False)
+BACKBONES["small_cnn_full"] = Backbone(
+    "small_cnn_full",
+    functools.partial(_small_cnn, time_pooling=False),
+    "z",
+    channels=0,
+    imagenet=False,
+)
 
 
 def list_backbones() -> list[str]:
@@ -110,6 +162,14 @@ def _channel_adapter(channels: int) -> keras.layers.Conv2D:
     )
 
 
+def _pooling(config: ModelConfig) -> keras.layers.Layer:
+    if config.pooling == "gem":
+        return GeMPooling(config.gem_p, name="pool")
+    if config.pooling == "max":
+        return keras.layers.GlobalMaxPooling2D(name="pool")
+    return keras.layers.GlobalAveragePooling2D(name="pool")
+
+
 def _weights_argument(weights: str) -> str | None:
     return None if weights.lower() in ("none", "") else weights
 
@@ -118,13 +178,20 @@ def build_model(config: ModelConfig, input_shape: tuple[int, int, int]) -> keras
     """Backbone + head as one Keras model mapping images to P(needle), shape [batch, 1]."""
     backbone = get_backbone(config.backbone)
     weights = _weights_argument(config.weights)
+    if weights == "imagenet" and not backbone.imagenet:
+        raise ValueError(
+            f"{config.backbone} has no ImageNet weights; set model.weights = 'none' or a file"
+        )
     inputs = keras.Input(input_shape, name="image")
     x = inputs
     backbone_shape = input_shape
+    if config.resize:
+        x = keras.layers.Resizing(*config.resize, interpolation="bilinear", name="resize")(x)
+        backbone_shape = (*config.resize, input_shape[-1])
+    if backbone.channels and backbone_shape[-1] != backbone.channels:
+        x = _channel_adapter(backbone_shape[-1])(x)
+        backbone_shape = (*backbone_shape[:2], backbone.channels)
     if backbone.preprocessing != "z":
-        if input_shape[-1] != 3:
-            x = _channel_adapter(input_shape[-1])(x)
-            backbone_shape = (*input_shape[:2], 3)
         x = keras.layers.Rescaling(config.input_scale, config.input_offset, name="to_pixels")(x)
         if backbone.preprocessing == "tf":
             x = keras.layers.Rescaling(1 / 127.5, -1.0, name="to_unit_range")(x)
@@ -138,7 +205,7 @@ def build_model(config: ModelConfig, input_shape: tuple[int, int, int]) -> keras
             ) from err
         raise
     x = features(x)
-    x = keras.layers.GlobalAveragePooling2D(name="pool")(x)
+    x = _pooling(config)(x)
     if config.head_dropout > 0:
         x = keras.layers.Dropout(config.head_dropout, name="head_dropout")(x)
     x = keras.layers.Dense(config.head_units, activation="relu", name="head_dense")(x)
@@ -152,11 +219,13 @@ def compile_model(
     learning_rate: float,
     jit_compile: bool = False,
     steps_per_execution: int = 1,
+    schedule: ScheduleConfig | None = None,
 ) -> keras.Model:
-    """Adam, binary cross-entropy with label smoothing, AUC metric (named ``auc``)."""
+    """Optimizer (reference: Adam), loss (reference: BCE with label smoothing), AUC metric
+    (named ``auc``)."""
     model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate=learning_rate),
-        loss=keras.losses.BinaryCrossentropy(label_smoothing=config.label_smoothing),
+        optimizer=make_optimizer(schedule or ScheduleConfig(), learning_rate),
+        loss=make_loss(config),
         metrics=[keras.metrics.AUC(name="auc")],
         jit_compile=jit_compile,
         steps_per_execution=steps_per_execution,

@@ -13,8 +13,11 @@ from dataclasses import dataclass
 
 import tensorflow as tf
 
-from setibl.config import AugmentConfig
+from setibl.config import AugmentConfig, Config
 from setibl.learned.augment import make_augmenter
+from setibl.learned.layouts import ScanSlots, get_layout
+from setibl.learned.mixup import MixupPlan, random_mixup
+from setibl.learned.pseudo import PseudoLabels
 from setibl.learned.records import parse_batch, parse_single
 
 AUTOTUNE = tf.data.AUTOTUNE
@@ -27,15 +30,46 @@ class PipelineSpec:
     image_shape: tuple[int, int, int]
     encoding: str = "float16"
     deterministic: bool = False
+    scan_slots: ScanSlots | None = None  # where the layout put the scans (scan-order aug)
+    flip_axes: tuple[int, ...] = (2,)  # image axes a frequency flip reverses (the layout's)
 
 
-def _records(files: Sequence[str], spec: PipelineSpec, shuffle_files: bool, seed: int):
-    dataset = tf.data.Dataset.from_tensor_slices(list(files))
+def pipeline_spec(config: Config, manifest: dict) -> PipelineSpec:
+    """The spec of a run's records: stored image shape and encoding, the layout's scan slots."""
+    layout = get_layout(manifest["layout"])
+    slots = layout.scan_slots(config.data.scans, config.data.on_scans)
+    return PipelineSpec(
+        tuple(manifest["image_shape"]),
+        manifest["encoding"],
+        config.run.deterministic,
+        slots,
+        layout.flip_axes,
+    )
+
+
+def _records(
+    files: Sequence[str],
+    spec: PipelineSpec,
+    shuffle_files: bool,
+    seed: int,
+    pseudo: PseudoLabels | None = None,
+):
+    """Serialized records of ``files`` (all) and of ``pseudo.files`` (the listed ids only)."""
+    extra = list(pseudo.files) if pseudo is not None else []
+    flags = [False] * len(files) + [True] * len(extra)
+    dataset = tf.data.Dataset.from_tensor_slices((list(files) + extra, flags))
     if shuffle_files:
-        dataset = dataset.shuffle(len(files), seed=seed, reshuffle_each_iteration=True)
+        dataset = dataset.shuffle(len(flags), seed=seed, reshuffle_each_iteration=True)
+
+    def read(file: tf.Tensor, is_pseudo: tf.Tensor) -> tf.data.Dataset:
+        records = tf.data.TFRecordDataset(file)
+        if pseudo is None:
+            return records
+        return records.filter(lambda record: tf.logical_or(~is_pseudo, pseudo.holds(record)))
+
     return dataset.interleave(
-        tf.data.TFRecordDataset,
-        cycle_length=min(len(files), 8),
+        read,
+        cycle_length=min(len(flags), 8),
         num_parallel_calls=AUTOTUNE,
         deterministic=spec.deterministic or not shuffle_files,
     )
@@ -67,9 +101,21 @@ def _batched(
     return dataset.batch(batch, drop_remainder=drop)
 
 
-def _augmented(dataset: tf.data.Dataset, augment_config: AugmentConfig, seed: int, stream: int):
+def _augmented(
+    dataset: tf.data.Dataset,
+    augment_config: AugmentConfig,
+    seed: int,
+    stream: int,
+    spec: PipelineSpec | None = None,
+):
     """Augment batch i with the stateless seed (seed, stream * 2**32 + i)."""
-    augment = make_augmenter(augment_config, jit_compile=augment_config.jit_compile)
+    spec = spec or PipelineSpec((0, 0, 0))
+    augment = make_augmenter(
+        augment_config,
+        jit_compile=augment_config.jit_compile,
+        scan_slots=spec.scan_slots,
+        flip_axes=spec.flip_axes,
+    )
 
     def apply(index: tf.Tensor, batch: dict) -> dict:
         batch_seed = tf.stack(
@@ -95,19 +141,45 @@ def train_dataset(
     shuffle_buffer: int = 2048,
     cache: bool = True,
     augment: bool = True,
+    mixup: MixupPlan | None = None,
+    pseudo: PseudoLabels | None = None,
 ) -> tf.data.Dataset:
-    """Endless (images, targets) batches for ``model.fit``; targets float32 [batch]."""
-    dataset = _records(files, spec, shuffle_files=True, seed=seed)
+    """Endless (images, targets) batches for ``model.fit``; targets float32 [batch].
+
+    ``pseudo``: records of other shards (test) that join training with pseudo labels; only the
+    ids it lists are read from its files, with its labels. ``mixup``: when batches are mixed.
+    """
+    dataset = _records(files, spec, shuffle_files=True, seed=seed, pseudo=pseudo)
     if cache:
         dataset = dataset.cache()
     dataset = dataset.repeat().shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
     dataset = _batched(
         dataset, spec, global_batch, drop=True, dtype=tf.float16 if augment else tf.float32
     )
+    if pseudo is not None:
+        dataset = dataset.map(pseudo.relabel, num_parallel_calls=AUTOTUNE, deterministic=True)
     if augment:
-        dataset = _augmented(dataset, augment_config, seed, stream=0)
+        dataset = _augmented(dataset, augment_config, seed, stream=0, spec=spec)
     dataset = dataset.map(lambda b: (b["image"], tf.cast(b["target"], tf.float32)))
+    if mixup is not None and mixup.config.enabled:
+        dataset = _mixed(dataset, mixup, seed)
     return dataset.prefetch(AUTOTUNE).with_options(_options(spec))
+
+
+def _mixed(dataset: tf.data.Dataset, plan: MixupPlan, seed: int) -> tf.data.Dataset:
+    """Mixup of batch i with the stateless seed (seed, -1 - i), while the plan has it on."""
+
+    def apply(index: tf.Tensor, images: tf.Tensor, targets: tf.Tensor):
+        batch_seed = tf.stack([tf.constant(seed, tf.int64), -1 - index])
+        return tf.cond(
+            plan.active(index),
+            lambda: random_mixup(images, targets, batch_seed, plan.config),
+            lambda: (images, targets),
+        )
+
+    return dataset.enumerate().map(
+        lambda i, batch: apply(i, *batch), num_parallel_calls=AUTOTUNE, deterministic=True
+    )
 
 
 def eval_dataset(
@@ -147,5 +219,16 @@ def predict_dataset(
         dtype=tf.float16 if augment_config is not None else tf.float32,
     )
     if augment_config is not None:
-        dataset = _augmented(dataset, augment_config, seed, stream=tta_pass + 1)
+        dataset = _augmented(dataset, augment_config, seed, stream=tta_pass + 1, spec=spec)
     return dataset.prefetch(AUTOTUNE)
+
+
+def labelled_examples(
+    files: Sequence[str], spec: PipelineSpec, batch: int, pseudo: PseudoLabels | None = None
+) -> tf.data.Dataset:
+    """One pass of the dicts (image, id, target) a fold trains on, in file order, before
+    augmentation: every record of ``files`` and the pseudo-labelled ones of ``pseudo``."""
+    dataset = _batched(_records(files, spec, False, 0, pseudo=pseudo), spec, batch, drop=False)
+    if pseudo is not None:
+        dataset = dataset.map(pseudo.relabel)
+    return dataset

@@ -28,7 +28,7 @@ import tensorflow as tf
 from setibl.data.kaggle import load_snippet
 from setibl.errors import RecordsError
 from setibl.io import atomic_path, atomic_write_csv, atomic_write_json, remove_temporaries
-from setibl.learned.layouts import get_layout
+from setibl.learned.layouts import get_layout, image_shape, resize_image
 
 MANIFEST_FILE = "manifest.json"
 PLAN_FILE = "plan.json"
@@ -131,10 +131,11 @@ class ShardSpec:
     encoding: str
     cadence_shape: tuple[int, int, int]
     on_scans: tuple[int, ...]
+    resize: tuple[int, ...] = ()  # (height, width) of the stored images; (): the layout's
 
     @property
     def image_shape(self) -> tuple[int, int, int]:
-        return get_layout(self.layout).output_shape(self.cadence_shape, self.on_scans)
+        return image_shape(self.layout, self.cadence_shape, self.on_scans, self.resize)
 
 
 def _sha256(path: Path) -> str:
@@ -151,6 +152,8 @@ def _write_shard(path: Path, rows: pd.DataFrame, spec: ShardSpec) -> None:
         for row in rows.itertuples(index=False):
             cadence = load_snippet(row.path, spec.cadence_shape)
             image = layout(cadence, spec.on_scans)
+            if spec.resize:
+                image = resize_image(image, spec.resize)
             target = int(row.target) if hasattr(row, "target") else NO_TARGET
             writer.write(serialize_example(image, row.id, target, spec.encoding))
 
@@ -224,6 +227,7 @@ def write_records(
         "cadence_shape": list(spec.cadence_shape),
         "on_scans": list(spec.on_scans),
         "shards": shard_counts,
+        **({"resize": list(spec.resize)} if spec.resize else {}),
         "sources": {split: source_fingerprint(t) for split, t in tables.items()},
     }
     plan_path = out / PLAN_FILE
@@ -257,6 +261,7 @@ def write_records(
         "cadence_shape": list(spec.cadence_shape),
         "on_scans": list(spec.on_scans),
         "image_shape": list(spec.image_shape),
+        "resize": list(spec.resize),
         "seed": seed,
         "shards": [{k: v for k, v in e.items() if k != "ids"} for e in entries],
     }

@@ -1,6 +1,12 @@
-"""The reference learning-rate schedule: linear ramp, optional sustain, exponential decay."""
+"""Learning-rate schedules and optimizers.
+
+The reference: Adam with a linear ramp, optional sustain, exponential decay per epoch. Beside
+it: a cosine decay after the same ramp, and AdamW (decoupled weight decay).
+"""
 
 from __future__ import annotations
+
+import math
 
 from setibl.config import ScheduleConfig
 
@@ -27,4 +33,35 @@ def learning_rate(
 def schedule_table(
     config: ScheduleConfig, epochs: int, replicas: int = 1, batch_size: int = 32
 ) -> list[float]:
-    return [learning_rate(e, config, replicas, batch_size) for e in range(epochs)]
+    return [epoch_learning_rate(e, epochs, config, replicas, batch_size) for e in range(epochs)]
+
+
+def cosine_learning_rate(
+    epoch: int, epochs: int, config: ScheduleConfig, replicas: int = 1, batch_size: int = 32
+) -> float:
+    """The reference ramp over ``ramp_epochs``, then half a cosine from the peak to lr_min,
+    reaching lr_min at the last of ``epochs`` epochs."""
+    peak = peak_learning_rate(config, replicas, batch_size)
+    if epoch < config.ramp_epochs:
+        return (peak - config.lr_start) / config.ramp_epochs * epoch + config.lr_start
+    span = max(1, epochs - 1 - config.ramp_epochs)
+    progress = min(1.0, (epoch - config.ramp_epochs) / span)
+    return config.lr_min + 0.5 * (peak - config.lr_min) * (1.0 + math.cos(math.pi * progress))
+
+
+def epoch_learning_rate(
+    epoch: int, epochs: int, config: ScheduleConfig, replicas: int = 1, batch_size: int = 32
+) -> float:
+    """The configured schedule (``schedule.kind``) at ``epoch`` of ``epochs``."""
+    if config.kind == "cosine":
+        return cosine_learning_rate(epoch, epochs, config, replicas, batch_size)
+    return learning_rate(epoch, config, replicas, batch_size)
+
+
+def make_optimizer(config: ScheduleConfig, learning_rate: float):
+    """Adam (reference) or AdamW with decoupled weight decay ``weight_decay``."""
+    import keras
+
+    if config.optimizer == "adamw":
+        return keras.optimizers.AdamW(learning_rate=learning_rate, weight_decay=config.weight_decay)
+    return keras.optimizers.Adam(learning_rate=learning_rate)

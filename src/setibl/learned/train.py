@@ -35,14 +35,17 @@ from setibl.io import (
     atomic_write_text,
     remove_temporaries,
 )
+from setibl.learned.augment import check_scan_slots
 from setibl.learned.devices import Hardware, available_memory, use_xla
-from setibl.learned.layouts import get_layout
+from setibl.learned.layouts import image_shape
+from setibl.learned.mixup import MixupPlan
 from setibl.learned.models import build_model, compile_model
-from setibl.learned.pipeline import PipelineSpec, eval_dataset, train_dataset
+from setibl.learned.pipeline import PipelineSpec, eval_dataset, pipeline_spec, train_dataset
 from setibl.learned.predict import average_folds, fold_predictions, load_fold_model
+from setibl.learned.pseudo import PseudoLabels
 from setibl.learned.records import INDEX_FILE, load_manifest, shard_paths
 from setibl.learned.repro import seed_everything
-from setibl.learned.schedule import learning_rate, peak_learning_rate
+from setibl.learned.schedule import epoch_learning_rate, peak_learning_rate
 
 
 def fold_splits(files: list[str], folds: int, seed: int) -> list[tuple[list[str], list[str]]]:
@@ -151,6 +154,7 @@ class TrainingContext:
     manifest: dict
     spec: PipelineSpec
     verbose: int
+    pseudo: PseudoLabels | None = None
 
 
 def _prepare_run(
@@ -200,6 +204,8 @@ def _fit_fold(
     counts = {s["file"]: s["count"] for s in ctx.manifest["shards"]}
     train_count = sum(counts[Path(f).name] for f in train_files)
     valid_count = sum(counts[Path(f).name] for f in valid_files)
+    if ctx.pseudo is not None:
+        train_count += len(ctx.pseudo)
     steps = max(1, train_count // global_batch)
     shard_bytes = sum(Path(f).stat().st_size for f in [*train_files, *valid_files])
     cache, reason = cache_in_memory(config.train.cache, shard_bytes, available_memory())
@@ -212,6 +218,8 @@ def _fit_fold(
         seed=config.run.seed + fold + 1000 * done,
         shuffle_buffer=config.train.shuffle_buffer,
         cache=cache,
+        mixup=MixupPlan(config.mixup, config.train.epochs, steps, first_epoch=done),
+        pseudo=ctx.pseudo,
     )
     valid_data = eval_dataset(valid_files, ctx.spec, global_batch, cache=cache)
     jit = use_xla(hardware, config.train.jit_compile)
@@ -221,10 +229,19 @@ def _fit_fold(
             model = keras.saving.load_model(last)
         else:
             model = build_model(config.model, ctx.spec.image_shape)
-            compile_model(model, config.model, config.schedule.lr_start, jit_compile=jit)
+            compile_model(
+                model,
+                config.model,
+                config.schedule.lr_start,
+                jit_compile=jit,
+                schedule=config.schedule,
+            )
+    epochs = config.train.epochs
     callbacks: list[keras.callbacks.Callback] = [
         keras.callbacks.LearningRateScheduler(
-            lambda epoch: learning_rate(epoch, config.schedule, hardware.replicas, batch)
+            lambda epoch: epoch_learning_rate(
+                epoch, epochs, config.schedule, hardware.replicas, batch
+            )
         ),
         EpochCheckpoint(fold_dir, state),
     ]
@@ -284,17 +301,30 @@ def train_run(
     hardware: Hardware,
     resume: bool = False,
     log: Callable[[str], None] = print,
+    pseudo_labels: pd.DataFrame | None = None,
 ) -> dict:
-    """Train every fold (skipping finished ones), then write oof.csv, submission.csv, metrics."""
+    """Train every fold (skipping finished ones), then write oof.csv, submission.csv, metrics.
+
+    ``pseudo_labels`` (id, target): test records that join every fold's training side.
+    """
     records, run = Path(records), Path(run)
-    layout = get_layout(config.records.layout)
-    image_shape = layout.output_shape(config.cadence_shape, config.data.on_scans)
-    manifest = load_manifest(records, config.records.layout, image_shape)
+    shape = image_shape(
+        config.records.layout, config.cadence_shape, config.data.on_scans, config.records.resize
+    )
+    manifest = load_manifest(records, config.records.layout, shape)
+    spec = pipeline_spec(config, manifest)
+    if config.augment.scan_order:
+        check_scan_slots(shape, spec.scan_slots)
     _prepare_run(config, records, run, hardware, resume)
-    spec = PipelineSpec(image_shape, manifest["encoding"], config.run.deterministic)
-    ctx = TrainingContext(config, records, run, hardware, manifest, spec, config.train.verbose)
     train_files = shard_paths(records, manifest, "train")
     test_files = shard_paths(records, manifest, "test")
+    pseudo = None
+    if pseudo_labels is not None and len(pseudo_labels):
+        pseudo = PseudoLabels.from_frame(test_files, pseudo_labels)
+        log(f"pseudo labels: {len(pseudo)} test cadences join every fold's training")
+    ctx = TrainingContext(
+        config, records, run, hardware, manifest, spec, config.train.verbose, pseudo
+    )
     log(
         f"hardware: {hardware.describe()}; peak lr "
         f"{peak_learning_rate(config.schedule, hardware.replicas, config.train.batch_size):.3g}"

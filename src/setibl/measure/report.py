@@ -54,12 +54,12 @@ def augmented_batch_picture(
     split: str = "train",
 ) -> Path:
     """PNG of ``samples`` augmented training images (first three channels each)."""
-    from setibl.learned.pipeline import PipelineSpec, predict_dataset
+    from setibl.learned.pipeline import pipeline_spec, predict_dataset
     from setibl.learned.records import load_manifest, shard_paths
     from setibl.measure.plots import plot_augmented_batch
 
     manifest = load_manifest(records, config.records.layout)
-    spec = PipelineSpec(tuple(manifest["image_shape"]), manifest["encoding"])
+    spec = pipeline_spec(config, manifest)
     files = shard_paths(records, manifest, split)
     batch = next(iter(predict_dataset(files, spec, samples, config.augment, config.run.seed)))
     ids = [i.decode() for i in batch["id"].numpy()]
