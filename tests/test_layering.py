@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "src" / "setibl"
-SHARED = {"config", "io", "errors", "__version__"}  # what every stage may use
+SHARED = {"config", "config_rules", "io", "errors", "__version__"}  # what every stage may use
 # each sub-package and the sub-packages it may import
 ALLOWED = {
     "observations": set(),

@@ -137,6 +137,6 @@ def test_unknown_layout_lists_known():
 
 
 def test_config_knows_every_layout_by_name():
-    from setibl.config import LAYOUT_NAMES
+    from setibl.config_rules import LAYOUT_NAMES
 
     assert set(LAYOUT_NAMES) == set(LAYOUTS)

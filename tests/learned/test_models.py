@@ -77,7 +77,7 @@ def test_unavailable_imagenet_weights_say_so(monkeypatch):
 
 
 def test_config_knows_every_backbone_by_name():
-    from setibl.config import BACKBONE_NAMES
+    from setibl.config_rules import BACKBONE_NAMES
 
     assert sorted(BACKBONE_NAMES) == list_backbones()
 
