@@ -7,7 +7,8 @@ later runs), then scanned with each backend of LIST (default serial,processes,ra
 for processes and Ray) in a fresh process. Prints per backend: seconds, MHz of the cadence's
 band (all six scans) per second, windows per second (with a model), peak memory (the driver
 and its worker processes; Ray's workers are not its children), and the "Done when" checks:
-every needle above S/N 25 in the top 10, within 2 channels and one drift step; no candidate
+every needle above S/N 25 in the top 10, within 2 channels and one drift step of the search
+(the 279 steps zero-padded to 512 rows); no candidate
 at any RFI line. Then turboSETI on the same files: find_doppler on each of the six,
 find_event_pipeline at level 3 (its time and the needles it finds).
 """
@@ -63,11 +64,15 @@ def one(folder: Path, out: Path, backend: str, run: str | None) -> None:
 
 def check(folder: Path, out: Path) -> dict:
     """The issue's checks on candidates.csv against needles.csv."""
+    from setibl.classical.files import padded_rows
+    from setibl.measure.scan_report import read_scan_csv
     from setibl.observations.make import MID_RESOLUTION
 
     truth = pd.read_csv(folder / "needles.csv")
-    found = pd.read_csv(out / "candidates.csv")
-    step = MID_RESOLUTION.df_hz / 255 / MID_RESOLUTION.dt_s  # drift step of a 256-row tree
+    found = read_scan_csv(out / "candidates.csv")
+    # the search's drift step: one channel over the 279 steps zero-padded up to 512 rows
+    rows = padded_rows(MID_RESOLUTION.time_steps)
+    step = MID_RESOLUTION.df_hz / (rows - 1) / MID_RESOLUTION.dt_s
     top = found[found["rank"] <= 10]
     needles = truth[(truth["kind"] == "needle") & (truth["snr"] > 25)]
     hits = 0

@@ -83,3 +83,68 @@ def test_bad_input_is_one_line_naming_the_file(tmp_path):
         cli, ["scan", *files, "--out", str(tmp_path / "out"), "--model", str(tmp_path)]
     )
     assert result.exit_code == 1 and "config.toml: not found" in result.output
+
+
+def test_on_scans_and_cadence_lists_that_cannot_be_scanned_are_one_line(tmp_path):
+    runner = CliRunner()
+    runner.invoke(
+        cli,
+        [
+            "make-cadences",
+            str(tmp_path),
+            "--coarse-channels",
+            "2",
+            "--fine-channels",
+            "128",
+            "--time-steps",
+            "16",
+            "--needles",
+            "1",
+            "--rfi",
+            "1",
+        ],
+    )
+    files = sorted(str(p) for p in tmp_path.glob("c0000_*"))
+    out = str(tmp_path / "out")
+    for on, rule in (("0,0,2", "name a scan twice"), ("0,1,2,3,4,5", "leave no OFF scan")):
+        result = runner.invoke(cli, ["scan", *files, "--out", out, "--on", on])
+        assert result.exit_code == 1, result.output
+        assert result.output.strip().count("\n") == 0 and rule in result.output
+        assert "c0000_0_A.h5" in result.output
+    for text in ("cadence,path\n", ""):
+        listing = tmp_path / "empty.csv"
+        listing.write_text(text)
+        result = runner.invoke(cli, ["scan", "--cadences", str(listing), "--out", out])
+        assert result.exit_code == 1, result.output
+        assert result.output.strip().count("\n") == 0
+        assert "empty.csv: no cadence listed" in result.output
+
+
+def test_make_cadences_at_high_resolution_keeps_its_grid(tmp_path):
+    from setibl.observations.filterbank import read_header
+    from setibl.observations.make import HIGH_RESOLUTION
+
+    result = CliRunner().invoke(
+        cli,
+        [
+            "make-cadences",
+            str(tmp_path),
+            "--resolution",
+            "high",
+            "--fine-channels",
+            "4096",
+            "--needles",
+            "1",
+            "--rfi",
+            "0",
+            "--drift-max",
+            "0.1",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    header = read_header(tmp_path / "c0000_0_A.h5")
+    assert header.channels == 4096  # the one option given, on the high grid's 1 coarse channel
+    assert header.time_steps == HIGH_RESOLUTION.time_steps == 16
+    assert header.tsamp_s == pytest.approx(HIGH_RESOLUTION.dt_s)
+    assert header.foff_mhz * 1e6 == pytest.approx(-HIGH_RESOLUTION.df_hz)
+    assert header.fch1_mhz == pytest.approx(HIGH_RESOLUTION.fch1_mhz)

@@ -24,10 +24,11 @@ SHAPE = (6, 32, 64)  # the tiny config's cadences
 
 @pytest.fixture(scope="module")
 def files(tmp_path_factory):
-    """Two cadences of 8 coarse channels x 1,024 channels, 32 steps: 256 windows of 32 x 64."""
+    """Three cadences of 8 coarse channels x 1,024 channels, 32 steps: 384 windows of 32 x 64
+    (128 a cadence)."""
     root = tmp_path_factory.mktemp("background") / "files"
     grid = Grid(coarse_channels=8, fine_channels=1024, time_steps=32)
-    make_cadences(root, 2, grid, needles=2, rfi=4, seed=9, drift_max_hz=10.0)
+    make_cadences(root, 3, grid, needles=2, rfi=4, seed=9, drift_max_hz=10.0)
     return root
 
 
@@ -56,7 +57,7 @@ def test_a_kaggle_layout_set_of_side_by_side_windows(dataset):
         "test": 56,
         "train_positives": 100,
         "test_positives": 28,
-        "windows_available": 256,
+        "windows_available": 384,
     }
     report = validate(out, SHAPE, workers=1)
     assert not report.problems
@@ -64,6 +65,8 @@ def test_a_kaggle_layout_set_of_side_by_side_windows(dataset):
     assert len(windows) == 256 and windows["id"].is_unique
     assert not windows.duplicated(["cadence", "channel"]).any()  # no window twice
     assert (windows["channel"] % 64 == 0).all()  # side by side: no pixel in two snippets
+    by_split = windows.groupby("split")["cadence"].agg(set)
+    assert not by_split["train"] & by_split["test"]  # split by cadence: none in both
 
 
 def test_negatives_are_the_files_as_they_are_positives_hold_one_needle(dataset, files):
@@ -100,8 +103,34 @@ def test_the_same_seed_makes_the_same_set_and_too_many_windows_is_an_error(
     write_background_dataset(tmp_path / "again", cadences, config, 200, 56, seed=3)
     for name in ("train_labels.csv", "needles.csv", "windows.csv"):
         assert (tmp_path / "again" / name).read_text() == (out / name).read_text()
-    with pytest.raises(DataError, match="256 windows of 32 x 64 in the cadences, 300 asked"):
-        write_background_dataset(tmp_path / "more", cadences, config, 250, 50, seed=3)
+    with pytest.raises(DataError, match="384 windows of 32 x 64 in the cadences, 400 asked"):
+        write_background_dataset(tmp_path / "more", cadences, config, 350, 50, seed=3)
+    # by cadence the test windows take one of the three cadences: 256 windows left to train on
+    with pytest.raises(DataError, match="split by cadence.* 256 windows for 300 train"):
+        write_background_dataset(tmp_path / "more", cadences, config, 300, 56, seed=3)
+    write_background_dataset(tmp_path / "any", cadences, config, 300, 56, seed=3, split_by="window")
+    windows = pd.read_csv(tmp_path / "any" / "windows.csv")
+    by_split = windows.groupby("split")["cadence"].agg(set)
+    assert by_split["train"] & by_split["test"]  # by window: cadences shared
+
+
+def test_needles_are_listed_at_their_place_in_the_files(dataset, files):
+    out, _ = dataset
+    windows = pd.read_csv(out / "windows.csv").set_index("id")
+    needles = pd.read_csv(out / "needles.csv").set_index("id")
+    header = cadence_headers(read_cadence_list(files / "cadences.csv")["c0000"])[0]
+    foff_hz = header.foff_mhz * 1e6  # negative: frequency falls with channel
+    assert foff_hz < 0 and len(needles) == 128
+    for ident, needle in needles.iterrows():
+        channel = windows.loc[ident, "channel"]  # the window's first channel in the file
+        assert windows.loc[ident, "frequency_mhz"] == pytest.approx(
+            header.fch1_mhz + channel * header.foff_mhz, abs=1e-9
+        )
+        place = (needle["f_start_hz"] / 1e6 - header.fch1_mhz) / header.foff_mhz
+        assert place == pytest.approx(channel + needle["f_start_channel"], abs=2e-3)
+        drift = needle["drift_ch_per_step"] * foff_hz / header.tsamp_s
+        rounding = abs(foff_hz / header.tsamp_s) * 1e-6  # drift_ch_per_step has 6 decimals
+        assert needle["drift_rate"] == pytest.approx(drift, abs=rounding)
 
 
 @pytest.mark.slow
@@ -115,4 +144,5 @@ def test_a_model_trained_on_injections_finds_needles_in_held_out_windows(dataset
     train_workflow(config, out, tmp_path / "run", log=lambda message: None)
     scored = predict_workflow(tmp_path / "run", out, tmp_path / "test.csv", log=lambda m: None)
     test = pd.read_csv(scored).merge(pd.read_csv(out / "test_labels.csv"), on="id")
+    # held-out windows of a cadence the model never saw (split by cadence)
     assert roc_auc_score(test["target_y"], test["target_x"]) >= 0.9

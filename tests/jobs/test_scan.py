@@ -228,7 +228,7 @@ def test_turboseti_reads_our_dat_files_and_plots_our_events(made, tmp_path):
     folder = tmp_path / "out" / "turboseti"
     hits = pd.read_csv(tmp_path / "out" / "results" / "hits.csv")
     for scan, path in enumerate(files):
-        theirs = read_dat(str(folder / f"{path.stem}.dat"))
+        theirs = read_dat(str(folder / "c0000" / f"{path.stem}.dat"))
         ours = hits[hits["scan"] == scan].sort_values("frequency_mhz", ascending=False)
         assert len(theirs) == len(ours) > 0
         np.testing.assert_allclose(theirs["Freq"], ours["frequency_mhz"], atol=1e-6)
@@ -259,3 +259,178 @@ def test_turboseti_reads_our_dat_files_and_plots_our_events(made, tmp_path):
     plots.mkdir()
     plot_event_pipeline(str(events), str(folder / "hi.lst"), plot_dir=str(plots) + "/")
     assert len(list(plots.glob("*.png"))) >= 2  # pictures of both events
+
+
+def _listed(tmp_path, cadences: dict[str, list[Path]]) -> dict[str, list[Path]]:
+    """``cadences`` written to a cadence,path list and read back as scan --cadences reads it."""
+    from setibl.observations.cadences import read_cadence_list
+
+    rows = [(name, str(path)) for name, paths in cadences.items() for path in paths]
+    listing = tmp_path / "list.csv"
+    pd.DataFrame(rows, columns=["cadence", "path"]).to_csv(listing, index=False)
+    return read_cadence_list(listing)
+
+
+def test_numeric_cadence_names_keep_their_names_in_every_output(made, tmp_path):
+    found = _cadences(made)
+    cadences = _listed(tmp_path, {"1": found["c0000"], "007": found["c0001"]})
+    assert list(cadences) == ["1", "007"]
+    out = tmp_path / "out"
+    candidates = pd.read_csv(_scan(made, out, cadences=cadences), dtype={"cadence": str})
+    assert set(candidates["cadence"]) == {"1", "007"}
+    for name in ("1", "007"):
+        events = pd.read_csv(out / "turboseti" / f"{name}_events_f3_snr10.csv")
+        assert events["event"].nunique() == 3, name  # the 3 needles of each cadence
+        dat = (out / "turboseti" / name / f"{cadences[name][0].stem}.dat").read_text()
+        assert dat.count("\n") > 9, name  # hits below the header
+    assert (out / "report.html").is_file()
+
+
+def test_other_search_settings_or_a_rewritten_file_is_another_scan(made, tmp_path):
+    files = {"c0000": _cadences(made)["c0000"]}
+    out = tmp_path / "out"
+    _scan(made, out, "scan.coarse_per_unit=16", cadences=files)
+    _scan(made, out, "scan.coarse_per_unit=16", cadences=files)  # the same scan: resumed
+    with pytest.raises(OutputExistsError, match="another scan"):
+        _scan(made, out, "scan.coarse_per_unit=16", "scan.min_drift_hz=1.0", cadences=files)
+    copies = tmp_path / "copies"
+    copies.mkdir()
+    moved = []
+    for path in files["c0000"]:
+        moved.append(copies / path.name)
+        moved[-1].write_bytes(path.read_bytes())
+    out = tmp_path / "copied"
+    _scan(made, out, "scan.coarse_per_unit=16", cadences={"c0000": moved})
+    stat = moved[2].stat()
+    os.utime(moved[2], ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))  # same size, rewritten
+    with pytest.raises(OutputExistsError, match="another scan"):
+        _scan(made, out, "scan.coarse_per_unit=16", cadences={"c0000": moved})
+
+
+def test_a_search_of_zero_drift_only_is_named_with_the_key_to_raise(made, tmp_path):
+    from setibl.config import load_config
+    from setibl.jobs.scan import scan_workflow
+
+    files = {"c0000": _cadences(made)["c0000"]}
+    for drift, warned in ((4.0, True), (90.0, False)):
+        lines = []
+        config = load_config(
+            None,
+            [*SEARCH, f"observations.max_drift_hz={drift}", "scan.coarse_per_unit=16"],
+        )
+        scan_workflow(config, files, tmp_path / f"out{drift}", progress=False, log=lines.append)
+        # one drift step: a channel (2.86 kHz) over the 63 steps of a 64-row scan of 1.07 s
+        assert len(lines) == int(warned)
+        if warned:
+            assert "c0000_0_A.h5" in lines[0] and "observations.max_drift_hz" in lines[0]
+            assert f"{GRID.df_hz / 63 / GRID.dt_s:.3g} Hz/s" in lines[0]
+
+
+def test_the_grouping_drift_step_is_the_searchs(made):
+    from setibl.classical.files import prepare_block, scan_search
+    from setibl.jobs.scan_units import _tree_drift_step
+
+    for steps in (16, 64, 279):
+        block = prepare_block(np.ones((steps, 16), np.float32), "x.h5", blank_dc=False)
+        search, _ = scan_search(block, 1.0)
+        assert _tree_drift_step(steps) == pytest.approx(search.drift_step), steps
+
+
+def test_windows_scored_see_the_dc_spike_blanked_as_the_search_does(made, monkeypatch):
+    import setibl.jobs.scan_units as scan_units
+    from setibl.config import ObservationsConfig
+    from setibl.observations.filterbank import read_header
+    from setibl.observations.windows import WindowGeometry
+
+    seen = []
+
+    def scorer(windows, on_scans):
+        seen.append(windows)
+        return np.zeros(len(windows))
+
+    monkeypatch.setattr(scan_units, "_scorer", lambda run, batch: scorer)
+    paths = tuple(str(p) for p in _cadences(made)["c0000"])
+    headers = [read_header(p) for p in paths]
+    for blank in (True, False):
+        seen.clear()
+        unit = scan_units.ScanUnit(
+            cadence="c0000",
+            paths=paths,
+            coarse=(0,),
+            coarse_channels=16,
+            on_scans=(0, 2, 4),
+            search=ObservationsConfig(blank_dc=blank),
+            geometry=WindowGeometry(6, 32, 64, 32),
+            run="run",
+        )
+        scan_units._score_windows(unit, headers, 1024)
+        window = np.concatenate(seen)[480 // 32]  # channels 480-543: the DC channel 512 at 32
+        neighbours = (window[:, :, 31] + window[:, :, 33]) / 2
+        assert np.allclose(window[:, :, 32], neighbours, atol=1e-4) == blank
+
+
+def test_field_formats_name_each_file_and_hit_as_turboseti_does(tmp_path):
+    grid = Grid(coarse_channels=4, fine_channels=256, time_steps=40)  # padded to 64 rows
+    folder = make_cadences(tmp_path / "data", 2, grid, 2, 1, 8, file_format="fil")
+    found = _cadences(folder)
+    for name, source in (("a", "c0000"), ("b", "c0001")):  # two cadences, the same file names
+        (tmp_path / name).mkdir()
+        for path in found[source]:
+            (tmp_path / name / path.name.replace(source, "obs")).write_bytes(path.read_bytes())
+    cadences = {n: sorted((tmp_path / n).glob("obs_*.fil")) for n in ("a", "b")}
+    out = tmp_path / "out"
+    _scan(folder, out, "observations.coarse_channels=4", cadences=cadences)
+    hits = pd.read_csv(out / "results" / "hits.csv", dtype={"cadence": str})
+    dats = {}
+    for name, paths in cadences.items():
+        for scan, path in enumerate(paths):
+            dat = out / "turboseti" / name / f"{path.stem}.dat"
+            text = dat.read_text()
+            assert f"# File ID: {path.name} " in text
+            assert f"obs_length: {64 * grid.dt_s:10.6f}" in text
+            dats[name, scan] = text
+            rows = pd.read_csv(dat, sep="\t", comment="#", header=None)
+            ours = hits[(hits["cadence"] == name) & (hits["scan"] == scan)]
+            assert len(rows) == len(ours) > 0
+            drift = rows[1].to_numpy()
+            length = 64 * grid.dt_s  # turboSETI's obs_length: the padded rows searched
+            np.testing.assert_allclose(rows[7] - rows[6], drift * length * 1e-6, atol=2e-6)
+        listed = (out / "turboseti" / name / "dats.lst").read_text().split()
+        assert [Path(p).name for p in listed] == [f"{p.stem}.dat" for p in paths]
+        events = pd.read_csv(out / "turboseti" / f"{name}_events_f3_snr10.csv")
+        assert len(events) == 2 * 3  # 2 needles in 3 ON scans
+        for event in events.itertuples():
+            scan = paths.index(tmp_path / name / event.FileID)
+            rows = pd.read_csv(
+                out / "turboseti" / name / f"{Path(event.FileID).stem}.dat",
+                sep="\t",
+                comment="#",
+                header=None,
+            )
+            row = rows[rows[0] == event.TopHitNum].iloc[0]  # the hit's own row in its .dat
+            assert row[3] == pytest.approx(event.Freq, abs=1e-6), scan
+            assert row[1] == pytest.approx(event.DriftRate, abs=1e-6)
+            assert event.obs_length == pytest.approx(64 * grid.dt_s)
+    assert dats["a", 0] != dats["b", 0]  # neither cadence's .dat overwrote the other's
+
+
+def test_results_files_honour_the_umask(tmp_path):
+    from setibl.jobs.results_log import ResultsLog
+
+    for umask, mode in ((0o022, 0o644), (0o002, 0o664)):
+        previous = os.umask(umask)
+        try:
+            log = ResultsLog(tmp_path / f"r{umask:o}", {"t": ["a", "b"]}, {"x": 1})
+            log.append("u", {"t": [{"a": 1, "b": "x"}]})
+        finally:
+            os.umask(previous)
+        assert log.path("t").stat().st_mode & 0o777 == mode
+        assert (log.folder / "done.jsonl").stat().st_mode & 0o777 == mode
+
+
+def test_an_empty_list_of_cadences_is_an_error(tmp_path):
+    from setibl.config import load_config
+    from setibl.jobs.scan import scan_workflow
+
+    with pytest.raises(DataError, match="no cadence to scan"):
+        scan_workflow(load_config(None, SEARCH), {}, tmp_path / "out", progress=False)

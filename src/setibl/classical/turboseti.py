@@ -1,7 +1,8 @@
 """The field's formats: turboSETI ``.dat`` files (one a scan) and find_event CSVs (one a cadence).
 
-A ``.dat`` file holds a 9-line header (file id, source, MJD/RA/DEC, DELTAT/DELTAF/
-max_drift_rate/obs_length, the column names) and one tab-separated row per hit: Top_Hit_#,
+A ``.dat`` file holds a 9-line header (file id: the file's name, source, MJD/RA/DEC,
+DELTAT/DELTAF/max_drift_rate/obs_length (the rows searched, zero-padded up to a power of two as
+turboSETI pads them, x tsamp), the column names) and one tab-separated row per hit: Top_Hit_#,
 Drift_Rate (Hz/s), SNR, Uncorrected_Frequency and Corrected_Frequency (MHz; no barycentric
 correction, so equal), Index (channel within its coarse channel), freq_start / freq_end (MHz,
 where the drift line starts and ends over the scan), SEFD and SEFD_freq (0: not measured),
@@ -19,6 +20,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from setibl.classical.files import padded_rows
 from setibl.io import atomic_write_csv, atomic_write_text
 from setibl.observations.filterbank import Header, read_header
 
@@ -78,11 +80,22 @@ def observation_info(path: str | os.PathLike) -> dict:
     }
 
 
+def obs_length_s(header: Header) -> float:
+    """turboSETI's obs_length: the rows searched (time steps zero-padded up to a power of two,
+    as the search and its find_event rules take them) x tsamp, seconds."""
+    return padded_rows(header.time_steps) * header.tsamp_s
+
+
+def _dat_order(hits: pd.DataFrame) -> pd.DataFrame:
+    """One file's hits in its ``.dat``'s order (frequency falling): row i is Top_Hit_# i + 1."""
+    return hits.sort_values("frequency_mhz", ascending=False, kind="stable")
+
+
 def _hit_table(hits: pd.DataFrame, header: Header, fine: int) -> pd.DataFrame:
     """Our hit rows (channel, frequency_mhz, drift_hz_per_s, snr, coarse_channel) in the
     .dat columns."""
-    length = header.time_steps * header.tsamp_s
-    ordered = hits.sort_values("frequency_mhz", ascending=False, kind="stable")
+    length = obs_length_s(header)
+    ordered = _dat_order(hits)
     end = ordered["frequency_mhz"] + ordered["drift_hz_per_s"] * length * 1e-6
     per_coarse = ordered.groupby("coarse_channel")["snr"].transform("size")
     return pd.DataFrame(
@@ -116,13 +129,13 @@ def write_dat(
     table = _hit_table(hits, header, fine)
     lines = [
         "# -------------------------- o --------------------------\n",
-        f"# File ID: {Path(path).stem}.h5 \n",
+        f"# File ID: {Path(path).name} \n",
         "# -------------------------- o --------------------------\n",
         f"# Source:{info['source']}\n",
         f"# MJD: {header.tstart_mjd:18.12f}\tRA: {info['ra']}\tDEC: {info['dec']}\n",
         f"# DELTAT: {header.tsamp_s:10.6f}\tDELTAF(Hz): {header.foff_mhz * 1e6:10.6f}\t"
         f"max_drift_rate: {max_drift_hz:10.6f}\t"
-        f"obs_length: {header.time_steps * header.tsamp_s:10.6f}\n",
+        f"obs_length: {obs_length_s(header):10.6f}\n",
         RULE,
         "# " + " \t".join(DAT_COLUMNS) + " \t\n",
         RULE,
@@ -144,22 +157,27 @@ def events_table(
     max_drift_hz: float,
     scores: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
-    """find_event's events CSV for one cadence: one row per ON hit of an event (``hits`` with
-    an ``event`` id), ``status`` on_table_<n> as find_event, plus our columns (``scores``:
-    event -> cnn_score, rank)."""
+    """find_event's events CSV for one cadence: one row per ON hit of an event (``hits``: every
+    hit of the cadence, an ``event`` id on those of an event), ``TopHitNum`` the hit's
+    ``Top_Hit_#`` in its file's ``.dat``, ``status`` on_table_<n> as find_event, plus our
+    columns (``scores``: event -> cnn_score, rank)."""
     rows = []
     headers = [read_header(p) for p in paths]
     infos = [observation_info(p) for p in paths]
     first_on = headers[on_scans[0]]
+    top_hit = {}
+    for _, scan_hits in hits.groupby("scan"):
+        ordered = _dat_order(scan_hits).index
+        top_hit.update(zip(ordered, range(1, len(ordered) + 1), strict=True))
     events = hits[hits["event"].fillna("").astype(str) != ""]
     names = {event: number for number, event in enumerate(dict.fromkeys(events["event"]))}
     for hit in events.sort_values(["event", "scan"], kind="stable").itertuples():
         header, info = headers[hit.scan], infos[hit.scan]
-        length = header.time_steps * header.tsamp_s
+        length = obs_length_s(header)
         members = events[events["event"] == hit.event]
         rows.append(
             {
-                "TopHitNum": int(hit.Index) + 1,
+                "TopHitNum": top_hit[hit.Index],
                 "DriftRate": hit.drift_hz_per_s,
                 "SNR": hit.snr,
                 "Freq": hit.frequency_mhz,
@@ -168,7 +186,7 @@ def events_table(
                 "FreqEnd": hit.frequency_mhz + hit.drift_hz_per_s * length * 1e-6,
                 "CoarseChanNum": int(hit.coarse_channel),
                 "FullNumHitsInRange": len(members),
-                "FileID": f"{Path(paths[hit.scan]).stem}.h5",
+                "FileID": Path(paths[hit.scan]).name,
                 "Source": info["source"].upper(),
                 "MJD": header.tstart_mjd,
                 "RA": info["ra"],

@@ -72,16 +72,24 @@ def scan(
     ]
     config = load(config_path, (*overrides, *extra))
     cadences = read_cadence_list(cadence_list) if cadence_list else {"cadence": list(files)}
-    table = scan_workflow(config, cadences, out, run, _on_scans(on_scans), overwrite)
+    table = scan_workflow(
+        config,
+        cadences,
+        out,
+        run,
+        _on_scans(on_scans),
+        overwrite,
+        log=lambda line: click.echo(line, err=True),
+    )
     click.echo(f"candidates -> {table}")
 
 
 @cli.command("make-cadences")
 @click.argument("out", type=click.Path(file_okay=False))
 @click.option("--cadences", "count", type=int, default=1, show_default=True)
-@click.option("--coarse-channels", type=int, default=16, show_default=True)
-@click.option("--fine-channels", type=int, default=1024, show_default=True)
-@click.option("--time-steps", type=int, default=279, show_default=True)
+@click.option("--coarse-channels", type=int, default=None, help="Default: the resolution's.")
+@click.option("--fine-channels", type=int, default=None, help="Default: the resolution's.")
+@click.option("--time-steps", type=int, default=None, help="Default: the resolution's.")
 @click.option("--needles", type=int, default=4, show_default=True)
 @click.option("--rfi", type=int, default=4, show_default=True)
 @click.option("--snr", type=(float, float), default=(25.0, 60.0), show_default=True)
@@ -98,7 +106,8 @@ def scan(
     type=click.Choice(["mid", "high"]),
     default="mid",
     show_default=True,
-    help="Channel width and sampling time of BL's products.",
+    help="BL's products: mid 16 x 1,024 channels of 2.86 kHz, 279 steps of 1.07 s; high "
+    "1 x 2^20 channels of 2.79 Hz, 16 steps of 18.3 s.",
 )
 @click.option("--seed", type=int, default=None, help="Default: run.seed of the config.")
 @config_options
@@ -124,11 +133,14 @@ def make_cadences_command(
 
     from setibl.observations.make import HIGH_RESOLUTION, MID_RESOLUTION, make_cadences
 
+    given = {
+        "coarse_channels": coarse_channels,
+        "fine_channels": fine_channels,
+        "time_steps": time_steps,
+    }
     grid = dataclasses.replace(
         MID_RESOLUTION if resolution == "mid" else HIGH_RESOLUTION,
-        coarse_channels=coarse_channels,
-        fine_channels=fine_channels,
-        time_steps=time_steps,
+        **{key: value for key, value in given.items() if value is not None},
     )
     seed = load(config_path, overrides).run.seed if seed is None else seed
     folder = make_cadences(out, count, grid, needles, rfi, seed, file_format, snr, drift_max)

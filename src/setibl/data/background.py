@@ -10,12 +10,19 @@ intensity = snr x noise std / sqrt(time steps), with the noise std measured in e
 the window (1.4826 MAD, so RFI in it does not inflate it). Each scan is then normalised to mean
 0 / std 1 and stored as float16, in the Kaggle layout, with ``needles.csv`` (one row per
 needle) and ``windows.csv`` (id -> cadence, coarse channel, first channel, frequency).
-Deterministic by seed: which windows, which split, which needle.
+
+In ``needles.csv``, ``f_start_channel`` counts from the window's first channel and
+``f_start_hz`` is the files' frequency there: ``fch1 + (window's first channel +
+f_start_channel) * foff`` (the window's first channel = coarse channel x fine channels + the
+window's start in it), and ``drift_rate`` is in Hz/s with the files' signed ``foff``
+(``drift_ch_per_step * foff * 1e6 / tsamp``): the convention of ``scan``, ``make-cadences`` and
+turboSETI's ``.dat``. ``split_by="cadence"`` (the default) takes the test windows from other
+cadences than the train windows (no cadence's sky, RFI or bandpass in both), ``"window"`` from
+any. Deterministic by seed: which windows, which split, which needle.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -49,6 +56,7 @@ from setibl.observations.windows import WindowGeometry, check_fits
 
 WINDOWS_FILE = "windows.csv"
 WINDOW_COLUMNS = ["id", "split", "cadence", "coarse_channel", "channel", "frequency_mhz"]
+SPLITS_BY = ("cadence", "window")
 
 
 def _cadence_geometry(headers: Sequence[Header], config: Config) -> CadenceGeometry:
@@ -91,6 +99,41 @@ def _windows_of(paths, headers, count: int, fine: int, geometry: WindowGeometry)
             yield coarse, int(start), stacked[:, :, start : start + geometry.width]
 
 
+def _choose(plans, n_train: int, n_test: int, rng, split_by: str) -> dict[int, tuple]:
+    """Window number (in reading order) -> (split, index) of the ``n_train`` + ``n_test``
+    windows chosen; by cadence, the test windows come from cadences that give no train
+    window."""
+    first = plans[0][1][0]
+    numbers, start = [], 0
+    for plan in plans:
+        numbers.append(np.arange(start, start + plan[-1]))
+        start += plan[-1]
+    if split_by == "window":
+        chosen = rng.permutation(start)[: n_train + n_test]
+        train, test = chosen[:n_train], chosen[n_train:]
+    else:
+        order = rng.permutation(len(plans))
+        held, count = [], 0
+        for index in order:
+            if count >= n_test:
+                break
+            held.append(int(index))
+            count += plans[index][-1]
+        kept = [int(i) for i in order if int(i) not in held]
+        pool_train = np.concatenate([numbers[i] for i in kept] or [np.zeros(0, int)])
+        if len(pool_train) < n_train:
+            raise DataError(
+                f"{first}..: split by cadence, the {n_test} test windows take "
+                f"{len(held)} of the {len(plans)} cadences, the rest hold {len(pool_train)} "
+                f"windows for {n_train} train ones: list more cadences or pass split_by='window'"
+            )
+        train = rng.permutation(pool_train)[:n_train]
+        test = rng.permutation(np.concatenate([numbers[i] for i in held]))[:n_test]
+    split_of = {int(w): ("train", i) for i, w in enumerate(train)}
+    split_of.update({int(w): ("test", i) for i, w in enumerate(test)})
+    return split_of
+
+
 def write_background_dataset(
     out: str | os.PathLike,
     cadences: dict[str, Sequence[str | os.PathLike]],
@@ -100,9 +143,15 @@ def write_background_dataset(
     seed: int = 42,
     overwrite: bool = False,
     coarse_channels: int | None = None,
+    split_by: str = "cadence",
 ) -> dict[str, int]:
     """``n_train`` + ``n_test`` snippets cut from ``cadences`` (name -> files in time order)
-    into ``out`` (Kaggle layout); ``synth.needle_fraction`` of each split holds a needle."""
+    into ``out`` (Kaggle layout); ``synth.needle_fraction`` of each split holds a needle.
+    ``split_by`` "cadence": train and test windows from different cadences; "window": any."""
+    if split_by not in SPLITS_BY:
+        raise DataError(f"split_by {split_by!r}: expected one of {SPLITS_BY}")
+    if not cadences:
+        raise DataError("no cadence to cut windows from")
     out = Path(out)
     window = WindowGeometry(config.data.scans, config.data.height, config.data.width)
     plans = []
@@ -119,9 +168,7 @@ def write_background_dataset(
             f"{window.height} x {window.width} in the cadences, {n_train + n_test} asked for"
         )
     rng = np.random.default_rng([seed, 4099])
-    chosen = rng.permutation(available)[: n_train + n_test]
-    split_of = {int(w): ("train", i) for i, w in enumerate(chosen[:n_train])}
-    split_of.update({int(w): ("test", i) for i, w in enumerate(chosen[n_train:])})
+    split_of = _choose(plans, n_train, n_test, rng, split_by)
     positives = {
         split: positive_indices(seed, split, n, config.synth.needle_fraction)
         for split, n in (("train", n_train), ("test", n_test))
@@ -139,15 +186,15 @@ def write_background_dataset(
             split, index = place
             ident = snippet_id(seed, f"{split}", index)
             data = raw.astype(np.float32)
+            channel = coarse * fine + start
             if index in positives[split]:
                 snippet_rng = np.random.default_rng([seed, 1 if split == "test" else 0, index])
                 data, needle = inject(data, snippet_rng, geometry, config)
-                needles.append(signal_row(ident, split, needle, _synth_units(config, first)))
+                needles.append(_needle_row(ident, split, needle, config, first, channel))
             atomic_save_npy(
                 snippet_path(out, split, ident), normalise_scans(data, np.float16), fsync=False
             )
             labels[split].append((ident, int(index in positives[split])))
-            channel = coarse * fine + start
             sources.append(
                 (ident, split, name, coarse, channel, first.fch1_mhz + channel * first.foff_mhz)
             )
@@ -157,11 +204,16 @@ def write_background_dataset(
     return {**counts, "windows_available": available}
 
 
-def _synth_units(config: Config, header: Header):
-    """The synth config in the files' units, so needles.csv gives Hz and Hz/s of the files."""
-    return dataclasses.replace(
-        config.synth,
-        df_hz=abs(header.foff_mhz) * 1e6,
-        dt_s=header.tsamp_s,
-        fch1_mhz=header.fch1_mhz + (header.channels - 1) * header.foff_mhz,
+def _needle_row(
+    ident: str, split: str, needle: dict, config: Config, header: Header, channel: int
+) -> dict:
+    """needles.csv's row in the files' units: ``f_start_hz`` where the needle starts in the
+    file (window's first ``channel`` + its ``f_start_channel``, channel 0 at ``fch1``, steps
+    of the signed ``foff``), ``drift_rate`` in Hz/s with the same sign convention."""
+    row = signal_row(ident, split, needle, config.synth)
+    foff_hz = header.foff_mhz * 1e6
+    row["f_start_hz"] = round(
+        header.fch1_mhz * 1e6 + (channel + needle["f_start_channel"]) * foff_hz, 3
     )
+    row["drift_rate"] = round(needle["drift_ch_per_step"] * foff_hz / header.tsamp_s, 6) + 0.0
+    return row

@@ -25,8 +25,9 @@ MANIFEST_FILE = "manifest.json"
 
 
 def _append(path: Path, data: bytes) -> int:
-    """Append ``data`` durably; the file's length afterwards."""
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    """Append ``data`` durably; the file's length afterwards. A new file gets mode 0o666 less
+    the umask, as every file :mod:`setibl.io` writes."""
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
     try:
         view = memoryview(data)
         while view:
@@ -38,7 +39,9 @@ def _append(path: Path, data: bytes) -> int:
 
 
 class ResultsLog:
-    """Tables ``columns`` (name -> column list) in ``folder``, for the job ``identity``.
+    """Tables ``columns`` (name -> column list) in ``folder``, for the job ``identity``;
+    ``text`` columns read back as strings (a cadence named ``007`` stays ``007``, an empty
+    one stays ``""``), every other column as pandas infers it (an empty field: NaN).
 
     An existing folder of the same job is resumed; of another job, OutputExistsError unless
     ``overwrite``.
@@ -50,9 +53,11 @@ class ResultsLog:
         columns: Mapping[str, list[str]],
         identity: dict,
         overwrite: bool = False,
+        text: Iterable[str] = (),
     ) -> None:
         self.folder = Path(folder)
         self.columns = {name: list(cols) for name, cols in columns.items()}
+        self.text = frozenset(text)
         self.folder.mkdir(parents=True, exist_ok=True)
         manifest = self.folder / MANIFEST_FILE
         wanted = json.loads(json.dumps(identity, default=str))
@@ -123,4 +128,17 @@ class ResultsLog:
         self.finished[unit] = record
 
     def table(self, name: str) -> pd.DataFrame:
-        return pd.read_csv(self.path(name))
+        return read_table(self.path(name), self.text)
+
+
+def read_table(path: str | os.PathLike, text: Iterable[str]) -> pd.DataFrame:
+    """A CSV whose ``text`` columns are strings, exactly as written (``""`` when empty); only
+    the other columns' empty fields are missing values."""
+    text = set(text)
+    names = pd.read_csv(path, nrows=0).columns
+    return pd.read_csv(
+        path,
+        dtype={c: str for c in names if c in text},
+        keep_default_na=False,
+        na_values={c: [""] for c in names if c not in text},
+    )

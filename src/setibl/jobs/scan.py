@@ -27,6 +27,7 @@ from setibl.jobs.executor import Executor
 from setibl.jobs.results_log import ResultsLog
 from setibl.jobs.scan_units import (
     TABLES,
+    TEXT_COLUMNS,
     LoadScorer,
     ScanUnit,
     scan_unit,
@@ -58,6 +59,8 @@ def plan_units(
     run: str | None,
 ) -> list[ScanUnit]:
     """Every unit of every cadence, after checking each cadence whole (and against the run)."""
+    if not cadences:
+        raise DataError("no cadence to scan: give FILES or a cadence list with rows")
     geometry = None
     if run is not None:
         from setibl.learned.scorer import run_config
@@ -106,20 +109,41 @@ def plan_units(
 
 
 def _identity(units: list[ScanUnit], config: Config) -> dict:
-    """What makes two scans the same scan (for resuming): files, settings, model."""
+    """What makes two scans the same scan (for resuming): every file as it is now (size and
+    modification time, ns), the search settings the units run with, the windows and model."""
     files = sorted({p for u in units for p in u.paths})
+    stats = {p: os.stat(p) for p in files}
     return {
-        "files": [[p, os.path.getsize(p)] for p in files],
+        "files": [[p, stats[p].st_size, stats[p].st_mtime_ns] for p in files],
         "units": len(units),
         "on_scans": list(units[0].on_scans) if units else [],
         "run": units[0].run if units else None,
-        "observations": dataclasses.asdict(config.observations),
+        "search": dataclasses.asdict(units[0].search) if units else {},
         "scan": {
             k: v
             for k, v in dataclasses.asdict(config.scan).items()
             if k in ("window_overlap", "coarse_per_unit", "cnn_threshold")
         },
     }
+
+
+def drift_warning(unit: ScanUnit) -> str | None:
+    """A line saying the search finds zero drift only, when ``search.max_drift_hz`` is below
+    one drift step of the unit's files (one channel over the padded scan: ~10 Hz/s at BL's mid
+    resolution), else None."""
+    from setibl.classical.files import padded_rows
+
+    header = read_header(unit.paths[0])
+    steps = padded_rows(header.time_steps) - 1
+    max_drift_ch = abs(header.drift_ch_per_step(unit.search.max_drift_hz))
+    if int(np.floor(max_drift_ch * steps + 1e-9)) > 0:
+        return None
+    step_hz = abs(header.foff_mhz) * 1e6 / header.tsamp_s / steps
+    return (
+        f"warning: {unit.paths[0]}: observations.max_drift_hz {unit.search.max_drift_hz:g} Hz/s "
+        f"is below one drift step ({step_hz:.3g} Hz/s), so only zero drift is searched; to "
+        "search drifting signals raise it (--set observations.max_drift_hz=N)"
+    )
 
 
 def scan_workflow(
@@ -130,9 +154,11 @@ def scan_workflow(
     on_scans: Sequence[int] | None = None,
     overwrite: bool = False,
     progress: bool = True,
+    log=print,
 ) -> Path:
     """Scan ``cadences`` (name -> files in time order) into ``out``; resumes a scan of the
-    same files and settings left unfinished there. Returns ``out/candidates.csv``."""
+    same files and settings left unfinished there; ``log`` gets warnings. Returns
+    ``out/candidates.csv``."""
     from tqdm import tqdm
 
     from setibl.classical.taylor import compile_kernel
@@ -141,9 +167,14 @@ def scan_workflow(
     on = tuple(on_scans) if on_scans is not None else config.data.on_scans
     run = str(run) if run is not None else None
     units = plan_units(config, cadences, on, run)
+    warning = drift_warning(units[0])
+    if warning:
+        log(warning)
     out = Path(out)
-    log = ResultsLog(out / "results", TABLES, _identity(units, config), overwrite)
-    pending = [u for u in units if u.key not in log.finished]
+    results = ResultsLog(
+        out / "results", TABLES, _identity(units, config), overwrite, text=TEXT_COLUMNS
+    )
+    pending = [u for u in units if u.key not in results.finished]
     settings = config.scan
     initializer = LoadScorer(pending[0].run, settings.batch_size) if pending and run else None
     executor = Executor(
@@ -161,10 +192,10 @@ def scan_workflow(
         disable=not progress,
     ) as bar:
         for unit, rows in zip(pending, executor.map(scan_unit, pending), strict=True):
-            log.append(unit.key, rows, seconds=rows["units"][0]["seconds"])
+            results.append(unit.key, rows, seconds=rows["units"][0]["seconds"])
             bar.update(1)
-    candidates = rank_candidates(log.table("candidates"))
-    write_field_formats(out / "turboseti", units, log.table("hits"), candidates, config)
+    candidates = rank_candidates(results.table("candidates"))
+    write_field_formats(out / "turboseti", units, results.table("hits"), candidates, config)
     written = atomic_write_csv(out / "candidates.csv", candidates)
     if settings.stamps:
         from setibl.measure.scan_report import build_scan_report
@@ -178,25 +209,30 @@ def scan_workflow(
 def write_field_formats(
     folder: Path, units: list[ScanUnit], hits: pd.DataFrame, candidates: pd.DataFrame, config
 ) -> None:
-    """turboSETI's formats in ``folder``: a ``.dat`` a file, an events CSV and a file list
-    (for ``plot_event_pipeline``) a cadence."""
+    """turboSETI's formats in ``folder``: a cadence's ``.dat`` files (one a file) in
+    ``folder/<cadence>/`` with their list ``dats.lst`` (for ``find_event_pipeline``), its events
+    CSV and its file list ``<cadence>.lst`` (for ``plot_event_pipeline``)."""
     from setibl.classical.turboseti import events_table, write_dat, write_events
     from setibl.io import atomic_write_text
 
     settings = config.observations
-    scores = candidates[["event", "cnn_score", "rank"]].dropna(subset=["event"])
+    scores = candidates[["event", "cnn_score", "rank"]]
+    scores = scores[scores["event"].fillna("").astype(str) != ""]
     for cadence, paths in dict((u.cadence, u.paths) for u in units).items():
         unit = next(u for u in units if u.cadence == cadence)
         fine = read_header(paths[0]).channels // unit.coarse_channels
         mine = hits[hits["cadence"] == cadence]
-        for path in paths:
+        dats = [
             write_dat(
-                folder / f"{Path(path).stem}.dat",
+                folder / cadence / f"{Path(path).stem}.dat",
                 path,
                 mine[mine["file"] == path],
                 fine,
                 settings.max_drift_hz,
             )
+            for path in paths
+        ]
+        atomic_write_text(folder / cadence / "dats.lst", "".join(f"{p}\n" for p in dats))
         table = events_table(mine, paths, unit.on_scans, fine, settings.max_drift_hz, scores)
         write_events(folder, cadence, table, settings.filter_level, settings.snr_threshold)
         atomic_write_text(folder / f"{cadence}.lst", "".join(f"{p}\n" for p in paths))

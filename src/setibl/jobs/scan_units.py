@@ -6,7 +6,6 @@ Units are picklable and run in any worker of the executor."""
 from __future__ import annotations
 
 import functools
-import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -14,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from setibl.classical.files import CADENCE_COLUMNS
+from setibl.classical.files import CADENCE_COLUMNS, padded_rows, prepare_block
 from setibl.config import ObservationsConfig
 from setibl.observations.filterbank import Header, coarse_blocks, read_header
 from setibl.observations.windows import WindowGeometry, cut_windows
@@ -42,6 +41,7 @@ TABLES = {
     "windows": WINDOW_COLUMNS,
     "units": UNIT_COLUMNS,
 }
+TEXT_COLUMNS = ("cadence", "event", "file", "on_scans", "unit")  # read back as strings
 
 
 @dataclass(frozen=True)
@@ -84,9 +84,9 @@ def _scorer(run: str, batch_size: int):
 
 
 def _tree_drift_step(time_steps: int) -> float:
-    """Drift resolution of the Taylor tree, channels per time step."""
-    rows = 2 ** int(math.floor(math.log2(max(time_steps, 2))))
-    return 1.0 / max(rows - 1, 1)
+    """Drift resolution of the search, channels per time step: one channel over the scan's
+    rows zero-padded up to a power of two (as :func:`prepare_block` pads them)."""
+    return 1.0 / max(padded_rows(max(time_steps, 2)) - 1, 1)
 
 
 def _fit_track(times: np.ndarray, channels: np.ndarray) -> tuple[float, float]:
@@ -155,7 +155,8 @@ def group_events(
 
 
 def _score_windows(unit: ScanUnit, headers: Sequence[Header], fine: int) -> list[dict]:
-    """Every window of the unit's coarse channels with the run's fold-averaged score."""
+    """Every window of the unit's coarse channels with the run's fold-averaged score; each
+    coarse channel's DC spike blanked as the classical search blanks it (``blank_dc``)."""
     scorer = _scorer(unit.run, unit.batch_size)
     streams = [
         coarse_blocks(path, header, unit.coarse_channels, only=unit.coarse)
@@ -165,7 +166,12 @@ def _score_windows(unit: ScanUnit, headers: Sequence[Header], fine: int) -> list
     for blocks in zip(*streams, strict=True):
         coarse = blocks[0][0]
         height = unit.geometry.height
-        stacked = np.stack([block[:height] for _, _, block in blocks])
+        stacked = np.stack(
+            [
+                prepare_block(block[:height], path, unit.search.blank_dc)[:height]
+                for (_, _, block), path in zip(blocks, unit.paths, strict=True)
+            ]
+        )
         starts, windows = cut_windows(stacked, unit.geometry)
         scores = scorer(windows, unit.on_scans)
         rows += [

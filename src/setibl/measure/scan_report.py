@@ -37,6 +37,19 @@ SHOWN_COLUMNS = [
 ]
 
 
+def read_scan_csv(path: str | os.PathLike) -> pd.DataFrame:
+    """A table the scan wrote, its names as written (a cadence ``007`` stays ``007``):
+    cadence, event, file, on_scans and unit are strings, ``""`` when empty."""
+    text = {"cadence", "event", "file", "on_scans", "unit"}
+    names = pd.read_csv(path, nrows=0).columns
+    return pd.read_csv(
+        path,
+        dtype={c: str for c in names if c in text},
+        keep_default_na=False,
+        na_values={c: [""] for c in names if c not in text},
+    )
+
+
 def stamp(
     paths: Sequence[str | os.PathLike],
     coarse_channels: int,
@@ -101,8 +114,8 @@ def build_scan_report(
     """``out/report.html``: the ranked candidates, the scan's units and the stamps of the
     ``top`` best, every picture embedded (no file outside the page is needed)."""
     out = Path(out)
-    candidates = pd.read_csv(out / "candidates.csv")
-    units = pd.read_csv(out / "results" / "units.csv")
+    candidates = read_scan_csv(out / "candidates.csv")
+    units = read_scan_csv(out / "results" / "units.csv")
     drawn = draw_stamps(out, candidates, cadences, coarse_channels, top)
     files = pd.DataFrame(
         [(name, i, Path(p).name) for name, paths in cadences.items() for i, p in enumerate(paths)],

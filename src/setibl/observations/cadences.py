@@ -23,7 +23,11 @@ def read_cadence_list(path: str | os.PathLike) -> dict[str, list[Path]]:
         raise DataError(f"{path}: cadence list not found")
     try:
         table = pd.read_csv(path, dtype=str)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
+    except pd.errors.EmptyDataError:
+        raise DataError(
+            f"{path}: no cadence listed (empty file; expected cadence,path rows)"
+        ) from None
+    except (pd.errors.ParserError, UnicodeDecodeError) as err:
         raise DataError(f"{path}: not a CSV cadence list ({err})") from None
     missing = {"cadence", "path"} - set(table.columns)
     if missing:
@@ -32,6 +36,8 @@ def read_cadence_list(path: str | os.PathLike) -> dict[str, list[Path]]:
         raise DataError(
             f"{path}: empty cadence or path in row(s) {list(table.index[table.isna().any(axis=1)])}"
         )
+    if table.empty:
+        raise DataError(f"{path}: no cadence listed (no cadence,path rows)")
     cadences: dict[str, list[Path]] = {}
     for row in table.itertuples():
         file = Path(row.path)
@@ -61,8 +67,9 @@ def check_cadence(
     paths: Sequence[str | os.PathLike], on_scans: Sequence[int], scans: int | None = None
 ) -> list[Header]:
     """Headers of a cadence's files, or DataError naming the file that breaks a rule: the file
-    count (``scans`` when given, else at least two), ON scans that index no file, a file that
-    does not read or was cut short, a grid unlike the first file's, scans out of time order."""
+    count (``scans`` when given, else at least two), ON scans that index no file, repeat or
+    leave no OFF scan, a file that does not read or was cut short, a grid unlike the first
+    file's, scans out of time order."""
     paths = [Path(p) for p in paths]
     name = paths[0] if paths else "cadence"
     if scans is not None and len(paths) != scans:
@@ -71,6 +78,13 @@ def check_cadence(
         raise DataError(f"{name}: a cadence needs at least two files, got {len(paths)}")
     if not on_scans or any(not 0 <= s < len(paths) for s in on_scans):
         raise DataError(f"{name}: ON scans {tuple(on_scans)} do not index {len(paths)} files")
+    if len(set(on_scans)) != len(on_scans):
+        raise DataError(f"{name}: ON scans {tuple(on_scans)} name a scan twice")
+    if len(set(on_scans)) == len(paths):
+        raise DataError(
+            f"{name}: ON scans {tuple(on_scans)} leave no OFF scan among the {len(paths)} files "
+            "(the OFF scans veto RFI)"
+        )
     headers = [read_header(path) for path in paths]
     for earlier, later, header, previous in zip(
         paths, paths[1:], headers[1:], headers, strict=False
