@@ -40,6 +40,12 @@ def test_predict_on_an_empty_folder(finished_looking_run, tmp_path):
     assert "empty" in line and "no cadences" in line
 
 
+def test_predict_refuses_to_change_the_runs_models(finished_looking_run, kaggle_folder):
+    args = ("predict", str(finished_looking_run), str(kaggle_folder))
+    line = _run(*args, "--set", 'model.backbone="efficientnet_b0"')
+    assert "'model.backbone': fixed by the run's models" in line
+
+
 def test_predict_with_no_such_run(kaggle_folder, tmp_path):
     line = _run("predict", str(tmp_path / "no-such-run"), str(kaggle_folder))
     assert "no-such-run" in line and "not a run folder" in line

@@ -103,11 +103,20 @@ def pseudo(run, records, rounds) -> None:
 @click.argument("run", type=click.Path(file_okay=False))
 @click.argument("source", type=click.Path(file_okay=False))
 @click.option("--out", type=click.Path(dir_okay=False), default="submission.csv", show_default=True)
-def predict(run, source, out) -> None:
-    """Score SOURCE's test split with RUN's fold models (TTA or plain, as RUN submitted)."""
+@click.option(
+    "--set",
+    "overrides",
+    multiple=True,
+    metavar="SECTION.KEY=VALUE",
+    help="Change the run's config where the models stay as trained: train.tta, train.batch_size, "
+    "data.load_workers, records.workers.",
+)
+def predict(run, source, out, overrides) -> None:
+    """Score SOURCE's test split with RUN's fold models (TTA or plain, as RUN submitted), with
+    RUN's own config."""
     from setibl.jobs.learned import predict_workflow
 
-    path = predict_workflow(run, source, out, log=click.echo)
+    path = predict_workflow(run, source, out, log=click.echo, overrides=overrides)
     click.echo(str(path))
 
 

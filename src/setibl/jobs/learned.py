@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
 import pandas as pd
 
 from setibl.config import Config
+from setibl.errors import ConfigError
 from setibl.jobs.data import is_records_folder, shard_data
 
 
@@ -108,16 +110,36 @@ def pseudo_workflow(
     return metrics
 
 
+PREDICT_KEYS = ("train.tta", "train.batch_size", "data.load_workers", "records.workers")
+
+
+def check_predict_overrides(overrides: Sequence[str]) -> Sequence[str]:
+    """``overrides`` if each sets one of :data:`PREDICT_KEYS`; any other key is fixed by the
+    run's models (ConfigError naming it)."""
+    from setibl.config import parse_override
+
+    for override in overrides:
+        section, key, _ = parse_override(override)
+        if f"{section}.{key}" not in PREDICT_KEYS:
+            raise ConfigError(
+                f"config key '{section}.{key}': fixed by the run's models; predict changes only "
+                f"{', '.join(PREDICT_KEYS)}"
+            )
+    return overrides
+
+
 def predict_workflow(
     run: str | os.PathLike,
     source: str | os.PathLike,
     out: str | os.PathLike,
     batch: int | None = None,
     log=print,
+    overrides: Sequence[str] = (),
 ) -> Path:
     """Score the test split of ``source`` (Kaggle folder or shards) with a finished run's
     fold models, with TTA or plain as the run submitted (``train.submit``); the submission is
-    validated against the expected test ids."""
+    validated against the expected test ids. ``overrides`` (``section.key=value``) change the
+    run's config where that leaves its models alone: :data:`PREDICT_KEYS`."""
     from setibl.config import load_config
     from setibl.data.kaggle import SUBMISSION_FILE
     from setibl.data.submission import write_submission
@@ -131,7 +153,7 @@ def predict_workflow(
     run = Path(run)
     if not (run / "config.toml").is_file():
         raise RunError(f"{run}: not a run folder (no config.toml); give the --out folder of train")
-    config = load_config(run / "config.toml")
+    config = load_config(run / "config.toml", check_predict_overrides(overrides))
     # the run's own choice between TTA and plain predictions (train.submit), as it submitted
     summary = run / "metrics.json"
     if not summary.is_file():
