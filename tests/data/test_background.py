@@ -146,3 +146,17 @@ def test_a_model_trained_on_injections_finds_needles_in_held_out_windows(dataset
     test = pd.read_csv(scored).merge(pd.read_csv(out / "test_labels.csv"), on="id")
     # held-out windows of a cadence the model never saw (split by cadence)
     assert roc_auc_score(test["target_y"], test["target_x"]) >= 0.9
+
+
+def test_the_command_splits_by_cadence_unless_asked(files, tmp_path):
+    from click.testing import CliRunner
+
+    from setibl.cli import cli
+
+    args = ["synth", "--background", str(files / "cadences.csv"), "--n-train", "300"]
+    args += ["--n-test", "56", "--seed", "3", "--set", "data.height=32", "--set", "data.width=64"]
+    by_cadence = CliRunner().invoke(cli, [*args, str(tmp_path / "a")])
+    assert by_cadence.exit_code == 1 and "split by cadence" in by_cadence.output
+    by_window = CliRunner().invoke(cli, [*args, str(tmp_path / "b"), "--split-by", "window"])
+    assert by_window.exit_code == 0, by_window.output
+    assert len(pd.read_csv(tmp_path / "b" / "train_labels.csv")) == 300

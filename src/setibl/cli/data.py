@@ -53,6 +53,14 @@ def validate(data: str, skip_bad: bool, dropped: str, config_path, overrides) ->
     help="CSV of cadence,path rows: cut the snippets from these files (real backgrounds) and "
     "inject needles into them, instead of simulating the noise.",
 )
+@click.option(
+    "--split-by",
+    type=click.Choice(["cadence", "window"]),
+    default="cadence",
+    show_default=True,
+    help="With --background: train and test windows from different cadences, or mixed "
+    "(neighbouring windows share background and RFI across the splits).",
+)
 @config_options
 def synth(
     out,
@@ -63,6 +71,7 @@ def synth(
     workers,
     overwrite,
     background,
+    split_by,
     config_path,
     overrides,
 ) -> None:
@@ -80,6 +89,7 @@ def synth(
             config.synth.n_test if n_test is None else n_test,
             seed=config.run.seed if seed is None else seed,
             overwrite=overwrite,
+            split_by=split_by,
         )
         echo_json(counts)
         return

@@ -64,9 +64,11 @@ def synthesize_background(
     n_test: int,
     seed: int,
     overwrite: bool = False,
+    split_by: str = "cadence",
 ) -> dict[str, int]:
     """A Kaggle-layout set cut from the cadences listed in ``cadences_csv`` (cadence,path),
-    needles injected into the ON scans of ``synth.needle_fraction`` of the windows."""
+    needles injected into the ON scans of ``synth.needle_fraction`` of the windows; train and
+    test windows from different cadences (``split_by="cadence"``) or mixed (``"window"``)."""
     from setibl.data.background import write_background_dataset
     from setibl.observations.cadences import read_cadence_list
 
@@ -79,6 +81,7 @@ def synthesize_background(
         seed=seed,
         overwrite=overwrite,
         coarse_channels=config.observations.coarse_channels or None,
+        split_by=split_by,
     )
 
 
