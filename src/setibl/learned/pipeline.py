@@ -106,10 +106,10 @@ def _augmented(
     augment_config: AugmentConfig,
     seed: int,
     stream: int,
-    spec: PipelineSpec | None = None,
+    spec: PipelineSpec,
 ):
-    """Augment batch i with the stateless seed (seed, stream * 2**32 + i)."""
-    spec = spec or PipelineSpec((0, 0, 0))
+    """Augment batch i with the stateless seed (seed, stream * 2**32 + i); the layout's scan
+    slots and flip axes come with ``spec``."""
     augment = make_augmenter(
         augment_config,
         jit_compile=augment_config.jit_compile,
