@@ -72,3 +72,14 @@ def test_resume_refuses_other_shards(tmp_path):
     assert str(other) in line and "--resume" in line
     line = _run("train", "--resume", str(run), str(find_config("demo")), str(shards))
     assert "drop" in line
+
+
+def test_pseudo_without_the_runs_shards(finished_looking_run, tmp_path):
+    state = json.loads((finished_looking_run / "run.json").read_text())
+    state["records"] = str(tmp_path / "gone")
+    (finished_looking_run / "run.json").write_text(json.dumps(state))
+    (finished_looking_run / "config.toml").write_text(
+        (finished_looking_run / "config.toml").read_text().replace("rounds = 0", "rounds = 1")
+    )
+    line = _run("pseudo", str(finished_looking_run), "--rounds", "1")
+    assert "gone" in line and "no shards" in line

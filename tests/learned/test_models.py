@@ -135,6 +135,15 @@ def test_gem_with_p_one_is_average_pooling():
     np.testing.assert_allclose(pooled, x.mean(axis=(1, 2)), rtol=1e-5)
 
 
+def test_gem_p_learned_below_one_acts_as_one():
+    """Training may push p down; the layer never uses p < 1 (1/p would blow up at 0)."""
+    x = _features()
+    layer = GeMPooling(p=3.0)
+    layer(x)
+    layer.p.assign(np.full(layer.p.shape, 0.01, "float32"))
+    np.testing.assert_allclose(layer(x), x.mean(axis=(1, 2)), rtol=1e-5)
+
+
 def test_gem_with_large_p_approaches_max_pooling():
     x = _features()
     maximum = x.max(axis=(1, 2))

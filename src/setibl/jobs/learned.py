@@ -61,7 +61,7 @@ def pseudo_workflow(
     Resumable: existing labels are reused, finished folds and rounds are skipped.
     """
     from setibl.config import load_config
-    from setibl.learned.devices import detect_hardware
+    from setibl.learned.devices import configure_precision, detect_hardware
     from setibl.learned.pseudo import (
         PSEUDO_FILE,
         check_test_only,
@@ -83,7 +83,11 @@ def pseudo_workflow(
         records = json.loads(state.read_text())["records"]
         log(f"using the run's shards {records}")
     records = Path(records)
-    hardware = hardware or detect_hardware()
+    if not (records / INDEX_FILE).is_file():
+        raise RunError(f"{records}: no shards ({INDEX_FILE} missing); give the records folder")
+    if hardware is None:
+        hardware = detect_hardware()
+        configure_precision(hardware, config.train.mixed_precision)  # as the run trained
     index = pd.read_csv(records / INDEX_FILE, dtype={"id": str})
     previous, metrics = run, {}
     for round_ in range(1, rounds + 1):

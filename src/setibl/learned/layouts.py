@@ -10,7 +10,7 @@
 - ``stack_on``: the ON scans stacked vertically (819 x 256 x 1), the input of most top Kaggle
   solutions; like ``on3`` it never shows the OFF scans.
 - ``drift6``: each scan's drift-rate plane (sums along straight tracks, one row per drift from
-  -1 to +1 channel per step, see ``drift_planes``) as six channels in cadence order: 61 x 256 x 6.
+  -1 to +1 channel per step, see ``drift_planes``) as six channels in cadence order: 273 x 256 x 6.
   Faint needles, invisible pixel by pixel, become peaks.
 
 Each layout also says where every scan went (``scan_slots``): along the channel axis or as a

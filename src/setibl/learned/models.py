@@ -22,6 +22,7 @@ import keras
 import numpy as np
 
 from setibl.config import ModelConfig, ScheduleConfig
+from setibl.errors import ConfigError
 from setibl.learned.losses import make_loss
 from setibl.learned.schedule import make_optimizer
 
@@ -55,7 +56,7 @@ class GeMPooling(keras.layers.Layer):
 
     def call(self, inputs):
         ops = keras.ops
-        p = ops.cast(self.p, inputs.dtype)
+        p = ops.cast(ops.maximum(self.p, 1.0), inputs.dtype)  # learned p stays >= 1: 1/p bounded
         x = ops.maximum(inputs, ops.cast(self.eps, inputs.dtype))
         # computed relative to the largest value, m (mean((x / m)^p))^(1/p): the same number,
         # but x^p cannot overflow for large p or large features (nor in float16)
@@ -89,7 +90,9 @@ def _small_cnn(
     rows are drift rates and whose peaks are one or two rows tall.
     """
     if weights not in (None, "none") and not str(weights).endswith(".h5"):
-        raise ValueError("small_cnn has no ImageNet weights; set model.weights = 'none'")
+        raise ConfigError(
+            "config key 'model.weights': small_cnn has no ImageNet weights; set it to 'none'"
+        )
     inputs = keras.Input(input_shape)
     pool = time_pooling and input_shape[0] >= 64
     x = keras.layers.AveragePooling2D((4, 1))(inputs) if pool else inputs
@@ -179,8 +182,9 @@ def build_model(config: ModelConfig, input_shape: tuple[int, int, int]) -> keras
     backbone = get_backbone(config.backbone)
     weights = _weights_argument(config.weights)
     if weights == "imagenet" and not backbone.imagenet:
-        raise ValueError(
-            f"{config.backbone} has no ImageNet weights; set model.weights = 'none' or a file"
+        raise ConfigError(
+            f"config key 'model.weights': {config.backbone} has no ImageNet weights; set "
+            "model.weights = 'none' or a file"
         )
     inputs = keras.Input(input_shape, name="image")
     x = inputs

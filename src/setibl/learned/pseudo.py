@@ -3,11 +3,13 @@
 Round r (r >= 1) reads the submission of round r - 1, keeps the test ids predicted at or above
 ``positive_threshold`` (label 1) or at or below ``negative_threshold`` (label 0), writes them
 to ``pseudo_labels.csv`` and trains every fold anew on its training shards plus those test
-records. Fold safety: pseudo labels are only ever given to TEST ids (checked against the
-records' index), and they only join the training side of a fold; a fold's validation shards
-are read as they are, so no validation id is ever seen with a pseudo label, and OOF scores stay
-honest. The test predictions of round r - 1 came from models that never saw a validation id's
-pseudo label either, as there are none.
+records. Pseudo labels are only ever given to TEST ids (checked against the records' index)
+and only join the training side of a fold; no validation id is ever seen with a pseudo label.
+They come from the fold-averaged submission of round r - 1, though, whose other folds' models
+were trained on this fold's validation ids: what they learnt reaches this fold through the
+labels, so a pseudo round's OOF AUC is optimistic (more so where test cadences resemble
+validation ones); judge rounds on held-out labels, as the Kaggle solutions judged them on the
+leaderboard. Per-fold labels (fold k labelled by fold k's own model) would close that path.
 """
 
 from __future__ import annotations
