@@ -170,11 +170,19 @@ def find_events(hits: list[Hit], rules: EventRules, drift_step: float) -> list[H
 
 
 def off_margin(hits: list[Hit], rules: EventRules, drift_step: float) -> float:
-    """Best over ON hits of ``S/N - veto_weight x its OFF evidence``, the largest S/N of an OFF
-    hit (S/N >= the OFF threshold) weighted by :func:`evidence_weight`. -inf if no ON hit."""
+    """Best over the ON hits that pass level 1 of ``S/N - veto_weight x its OFF evidence``, the
+    largest S/N of an OFF hit (S/N >= the OFF threshold) weighted by :func:`evidence_weight`;
+    -inf if there is none."""
     off = [h for h in hits if h.scan not in rules.on_scans and h.snr >= rules.off_snr_threshold]
     best = -math.inf
-    for hit in (h for h in hits if h.scan in rules.on_scans):
+    candidates = (  # ON hits that pass level 1's S/N and drift rules
+        h
+        for h in hits
+        if h.scan in rules.on_scans
+        and h.snr > rules.snr_threshold
+        and abs(h.drift_ch_per_step) >= rules.min_drift
+    )
+    for hit in candidates:
         evidence = max((o.snr * evidence_weight(hit, o, rules, drift_step) for o in off), default=0)
         best = max(best, hit.snr - rules.veto_weight * evidence)
     return best
