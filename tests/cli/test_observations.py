@@ -50,26 +50,17 @@ def test_make_then_scan_a_list_of_cadences(tmp_path):
     assert sorted(candidates["cadence"]) == ["c0000", "c0000", "c0001", "c0001"]
 
 
+def _small_cadence(runner: CliRunner, folder) -> list[str]:
+    """The six files of one tiny cadence (2 coarse x 128 channels, 16 steps) made in folder."""
+    args = ["--coarse-channels", "2", "--fine-channels", "128", "--time-steps", "16"]
+    made = runner.invoke(cli, ["make-cadences", str(folder), *args, "--needles", "1", "--rfi", "1"])
+    assert made.exit_code == 0, made.output
+    return sorted(str(p) for p in folder.glob("c0000_*"))
+
+
 def test_bad_input_is_one_line_naming_the_file(tmp_path):
     runner = CliRunner()
-    runner.invoke(
-        cli,
-        [
-            "make-cadences",
-            str(tmp_path),
-            "--coarse-channels",
-            "2",
-            "--fine-channels",
-            "128",
-            "--time-steps",
-            "16",
-            "--needles",
-            "1",
-            "--rfi",
-            "1",
-        ],
-    )
-    files = sorted(str(p) for p in tmp_path.glob("c0000_*"))
+    files = _small_cadence(runner, tmp_path)
     result = runner.invoke(cli, ["scan", *files[:3], "--out", str(tmp_path / "out")])
     assert result.exit_code == 1
     assert result.output.strip().count("\n") == 0 and "c0000_0_A.h5" in result.output
@@ -87,24 +78,7 @@ def test_bad_input_is_one_line_naming_the_file(tmp_path):
 
 def test_on_scans_and_cadence_lists_that_cannot_be_scanned_are_one_line(tmp_path):
     runner = CliRunner()
-    runner.invoke(
-        cli,
-        [
-            "make-cadences",
-            str(tmp_path),
-            "--coarse-channels",
-            "2",
-            "--fine-channels",
-            "128",
-            "--time-steps",
-            "16",
-            "--needles",
-            "1",
-            "--rfi",
-            "1",
-        ],
-    )
-    files = sorted(str(p) for p in tmp_path.glob("c0000_*"))
+    files = _small_cadence(runner, tmp_path)
     out = str(tmp_path / "out")
     for on, rule in (("0,0,2", "name a scan twice"), ("0,1,2,3,4,5", "leave no OFF scan")):
         result = runner.invoke(cli, ["scan", *files, "--out", out, "--on", on])
