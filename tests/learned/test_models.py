@@ -188,3 +188,11 @@ def test_small_cnn_full_keeps_every_row():
     assert "AveragePooling2D" in [
         layer.__class__.__name__ for layer in pooled.get_layer("small_cnn").layers
     ]
+
+
+def test_an_input_smaller_than_the_backbone_takes_names_the_key():
+    from setibl.errors import ConfigError
+
+    config = ModelConfig(backbone="xception", weights="none", resize=(32, 32))
+    with pytest.raises(ConfigError, match=r"'model.resize': xception takes .* at least 71 x 71"):
+        build_model(config, (64, 64, 3))

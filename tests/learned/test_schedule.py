@@ -70,3 +70,23 @@ def test_adamw_decays_weights_without_gradient():
         )
         make_optimizer(config, 0.1).apply_gradients([(np.zeros(3, "float32"), variable)])
         np.testing.assert_allclose(variable.numpy(), expected, rtol=1e-6)
+
+
+def test_adamw_decays_kernels_but_not_gem_p_biases_or_norms():
+    import keras
+
+    from setibl.config import ScheduleConfig
+    from setibl.learned.schedule import make_optimizer
+
+    optimizer = make_optimizer(ScheduleConfig(optimizer="adamw", weight_decay=0.1), 1e-3)
+    names = ["kernel", "depthwise_kernel", "bias", "gamma", "beta", "p"]
+    variables = [keras.Variable(1.0, name=name) for name in names]
+    decayed = {v.name: optimizer._use_weight_decay(v) for v in variables}
+    assert decayed == {
+        "kernel": True,
+        "depthwise_kernel": True,
+        "bias": False,
+        "gamma": False,
+        "beta": False,
+        "p": False,
+    }

@@ -190,8 +190,17 @@ def build_model(config: ModelConfig, input_shape: tuple[int, int, int]) -> keras
     x = inputs
     backbone_shape = input_shape
     if config.resize:
-        x = keras.layers.Resizing(*config.resize, interpolation="bilinear", name="resize")(x)
+        # antialiased, like records.resize: shrinking stacked scans must not skip rows
+        x = keras.layers.Resizing(
+            *config.resize, interpolation="bilinear", antialias=True, name="resize"
+        )(x)
         backbone_shape = (*config.resize, input_shape[-1])
+    if min(backbone_shape[:2]) < backbone.min_size:
+        raise ConfigError(
+            f"config key 'model.resize': {config.backbone} takes images of at least "
+            f"{backbone.min_size} x {backbone.min_size}, got {backbone_shape[0]} x "
+            f"{backbone_shape[1]}"
+        )
     if backbone.channels and backbone_shape[-1] != backbone.channels:
         x = _channel_adapter(backbone_shape[-1])(x)
         backbone_shape = (*backbone_shape[:2], backbone.channels)

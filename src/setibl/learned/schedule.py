@@ -63,5 +63,11 @@ def make_optimizer(config: ScheduleConfig, learning_rate: float):
     import keras
 
     if config.optimizer == "adamw":
-        return keras.optimizers.AdamW(learning_rate=learning_rate, weight_decay=config.weight_decay)
+        optimizer = keras.optimizers.AdamW(
+            learning_rate=learning_rate, weight_decay=config.weight_decay
+        )
+        # decay shrinks weights, not GeM's exponent, biases or normalisation scales and shifts
+        # (patterns match whole variable names: "p" alone would match "depthwise_kernel")
+        optimizer.exclude_from_weight_decay(var_names=["^bias$", "^gamma$", "^beta$", "^p$"])
+        return optimizer
     return keras.optimizers.Adam(learning_rate=learning_rate)
