@@ -28,15 +28,8 @@ from setibl.errors import ConfigError
 
 Item = TypeVar("Item")
 Result = TypeVar("Result")
-Mapper = Callable[[Callable[[Any], Any], Iterable[Any]], Iterator[Any]]
-
 BACKENDS = ("serial", "processes", "ray")
 START_METHODS = ("auto", "fork", "forkserver", "spawn")
-
-
-def serial_map(function: Callable[[Item], Result], items: Iterable[Item]) -> Iterator[Result]:
-    """The mapper of one process: the builtin map, typed."""
-    return map(function, items)
 
 
 def start_method(requested: str = "auto") -> str:
