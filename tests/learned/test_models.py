@@ -87,7 +87,7 @@ def test_registry_metadata(name):
     """Every backbone says what it takes; the ImageNet flag and the channel count hold."""
     backbone = get_backbone(name)
     assert backbone.preprocessing in ("builtin", "tf", "z")
-    assert backbone.channels in (0, 3) and backbone.min_size >= 32
+    assert backbone.channels in (0, 3) and backbone.min_size >= 16
     assert backbone.imagenet == (backbone.preprocessing != "z")
     if not backbone.imagenet:
         with pytest.raises(ValueError, match="no ImageNet weights"):

@@ -125,13 +125,16 @@ for _suffix in ("B0", "B1", "B2", "B3", "S"):
 BACKBONES["resnet50v2"] = Backbone("resnet50v2", _application("ResNet50V2"), "tf")
 BACKBONES["xception"] = Backbone("xception", _application("Xception"), "tf", min_size=71)
 BACKBONES["inception_v3"] = Backbone("inception_v3", _application("InceptionV3"), "tf", min_size=75)
-BACKBONES["small_cnn"] = Backbone("small_cnn", _small_cnn, "z", channels=0, imagenet=False)
+BACKBONES["small_cnn"] = Backbone(
+    "small_cnn", _small_cnn, "z", channels=0, imagenet=False, min_size=16
+)
 BACKBONES["small_cnn_full"] = Backbone(
     "small_cnn_full",
     functools.partial(_small_cnn, time_pooling=False),
     "z",
     channels=0,
     imagenet=False,
+    min_size=16,
 )
 
 
@@ -199,7 +202,7 @@ def build_model(config: ModelConfig, input_shape: tuple[int, int, int]) -> keras
         raise ConfigError(
             f"config key 'model.resize': {config.backbone} takes images of at least "
             f"{backbone.min_size} x {backbone.min_size}, got {backbone_shape[0]} x "
-            f"{backbone_shape[1]}"
+            f"{backbone_shape[1]} (resize them, or choose another backbone)"
         )
     if backbone.channels and backbone_shape[-1] != backbone.channels:
         x = _channel_adapter(backbone_shape[-1])(x)
