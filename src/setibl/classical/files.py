@@ -289,6 +289,21 @@ def turboseti_hits(
     return table[["channel", "frequency_mhz", "drift_hz_per_s", "snr"]]
 
 
+def search_file_with(path: str | os.PathLike, settings: ObservationsConfig) -> pd.DataFrame:
+    """:func:`search_file` with the config's ``[observations]`` settings."""
+    return search_file(
+        path,
+        settings.max_drift_hz,
+        settings.snr_threshold,
+        coarse_channels=settings.coarse_channels or None,
+        bandpass_window=settings.bandpass_window,
+        noise=settings.noise,
+        min_drift_hz_per_s=settings.min_drift_hz,
+        blank_dc=settings.blank_dc,
+        chunk_channels=settings.chunk_channels,
+    )
+
+
 def search_cadence_with(
     paths: Sequence[str | os.PathLike],
     on_scans: Sequence[int],

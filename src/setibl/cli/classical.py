@@ -108,24 +108,13 @@ def dedoppler_file(files, out, config_path, overrides, **options) -> None:
     import pandas as pd
     from tqdm import tqdm
 
-    from setibl.classical.files import HIT_COLUMNS, search_file
+    from setibl.classical.files import HIT_COLUMNS, search_file_with
     from setibl.io import atomic_write_csv
 
     settings = _observations_config(config_path, overrides, options)
     tables = []
     for path in tqdm(files, desc="dedoppler-file", unit="file", disable=len(files) < 2):
-        hits = search_file(
-            path,
-            settings.max_drift_hz,
-            settings.snr_threshold,
-            settings.coarse_channels or None,
-            None,
-            settings.bandpass_window,
-            settings.noise,
-            settings.min_drift_hz,
-            settings.blank_dc,
-            settings.chunk_channels,
-        )
+        hits = search_file_with(path, settings)
         tables.append(hits.assign(file=str(path))[["file", *HIT_COLUMNS]])
     table = pd.concat(tables, ignore_index=True)
     click.echo(f"{len(table)} hit(s) in {len(files)} file(s) -> {atomic_write_csv(out, table)}")
