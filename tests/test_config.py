@@ -134,6 +134,8 @@ def test_every_shipped_config_is_valid():
         ("model.head_dropout=1.0", "model.head_dropout"),
         ("schedule.decay=0", "schedule.decay"),
         ("dedoppler.top_hits=0", "dedoppler.top_hits"),
+        ("dedoppler.clip_sigma=-1", "dedoppler.clip_sigma"),
+        ("dedoppler.contrast_window=-2", "dedoppler.contrast_window"),
         ("observations.noise=gauss", "observations.noise"),
         ("train.verbose=3", "train.verbose"),
     ],

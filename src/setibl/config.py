@@ -172,6 +172,7 @@ class DedopplerConfig:
     max_drift: float = 1.0  # channels per time step; at most 1 / time_binning when binning
     time_binning: int = 1  # sum this many time steps before the tree (4: ~5x faster)
     bandpass_window: int = 17  # channels of the median filter that flattens the bandpass; 0: off
+    clip_sigma: float = 4.0  # pixels above bandpass + this x robust sigma are clipped; 0: off
     snr_threshold: float = 7.0  # ON hits; this and the next chosen on the setigen train split
     off_snr_threshold: float = 8.0  # OFF hits that veto (whole-band turboSETI window: > noise)
     hit_window: int = 8  # channels; hits are local maxima within +-window
@@ -184,6 +185,7 @@ class DedopplerConfig:
     veto_weight: float = 3.0  # ... count this many times their S/N against the ON hit's
     veto_distance: float = 10.0  # ... and OFF hits of any drift by exp(-channels apart / this)
     veto_drift_reach: float = 60.0  # ... same-drift OFF hits count fully this many channels away
+    contrast_window: int = 10  # no ON hit: rank by ON S/N - best OFF S/N within +-this (channels)
     filter_level: int = 3  # 0: rank by score alone; 1-3: turboSETI's find_event levels
     workers: int = 2
 

@@ -192,6 +192,8 @@ def _validate_ranges(config: Config) -> None:
             "dedoppler.hit_window": not_negative,
             "dedoppler.top_hits": positive,
             "dedoppler.off_tolerance": not_negative,
+            "dedoppler.clip_sigma": not_negative,
+            "dedoppler.contrast_window": not_negative,
             "dedoppler.workers": positive,
             "observations.max_drift_hz": not_negative,
             "observations.snr_threshold": positive,

@@ -206,3 +206,44 @@ def test_cli_max_drift_in_hz_per_s_bounds_every_hit(tiny_data, tmp_path):
     assert hits["drift_hz_per_s"].abs().max() > 0.3  # the wider default would allow 2.6
     bad = CliRunner().invoke(cli, [*args, "--max-drift", "fast"])
     assert bad.exit_code == 2 and "expected a number" in bad.output
+
+
+def _crossing_tracks(search_scan, channel, drift, spread=40):
+    """Best S/N over start channels within +-spread of a line whose drift differs by at least
+    0.3 channel per step: tracks that cross the line rather than follow it."""
+    lo, hi = int(channel) - spread, int(channel) + spread
+    snr, found = search_scan.snr[0, lo:hi], search_scan.drift[0, lo:hi]
+    return float(snr[np.abs(found - drift) >= 0.3].max())
+
+
+def test_clipping_stops_a_strong_line_lending_snr_to_crossing_tracks():
+    cadence = _cadence([_needle(64.0, 0.0, scans=(0,), snr=400.0)])
+    plain = search_cadences(cadence[None])[0]
+    clipped = search_cadences(cadence[None], clip_sigma=4.0)[0]
+    assert _crossing_tracks(plain, 64.0, 0.0) > 1.5 * _crossing_tracks(clipped, 64.0, 0.0)
+    assert clipped.snr[0].max() > RULES.snr_threshold  # the line itself is still a hit
+
+
+def test_clipping_leaves_a_faint_line_and_the_callers_array_alone():
+    cadence = _cadence([_needle(50.0, 0.2, scans=(0,), snr=15.0)], seed=3)
+    before = cadence.copy()
+    plain = search_cadences(cadence[None])[0].snr[0]
+    clipped = search_cadences(cadence[None], clip_sigma=4.0)[0].snr[0]
+    peak = int(np.argmax(plain))
+    assert abs(peak - 50) <= 1
+    assert clipped[peak] == pytest.approx(plain[peak], rel=0.1)
+    np.testing.assert_array_equal(cadence, before)
+
+
+def test_cadences_without_an_on_hit_rank_by_their_on_off_contrast():
+    rules = replace(RULES, snr_threshold=30.0)  # the faint line below stays under it
+
+    def score(signals):
+        return score_cadence(search_cadences(_cadence(signals, seed=4)[None])[0], rules).score
+
+    faint = score([_needle(70.0, 0.1, snr=20.0)])
+    empty = score([])
+    in_off_too = score([_needle(70.0, 0.1, scans=range(6), snr=20.0)])
+    assert all(-2.0 < value < -1.0 for value in (faint, empty, in_off_too))
+    assert faint > empty
+    assert faint > in_off_too

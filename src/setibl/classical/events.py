@@ -41,6 +41,12 @@ same drift up to ``veto_drift_reach`` channels away, and exp(-channels apart /
 ``(d / (|d| + 10) - 1) / 2``. So a needle beside RFI that the whole-snippet window vetoes
 still ranks above cadences whose ON lines recur in OFF, at their place, at their drift, or a
 few channels away.
+
+A cadence with no ON hit at all above ``snr_threshold`` scores in (-2, -1), by the ON-OFF
+contrast of its S/N maps (:func:`setibl.classical.dedoppler.contrast`, below the hit threshold
+too: the best ON S/N minus the best OFF S/N within ``contrast_window`` channels), mapped as
+``-1.5 + 0.5 c / (|c| + 10)``: faint or curved needles that no straight track lifts above the
+threshold still rank above empty and RFI-only cadences (without maps: -1.5).
 Every map is strictly increasing and unbounded maps stay distinct in float64, so strong
 cadences do not tie.
 """
@@ -92,6 +98,7 @@ class EventRules:
     veto_weight: float = 3.0
     veto_distance: float = 10.0  # channels; 0: OFF hits elsewhere do not count
     veto_drift_reach: float = 60.0  # channels: same-drift OFF hits count within this
+    contrast_window: int = 10  # channels: ON-OFF map contrast of cadences without an ON hit
 
     def __post_init__(self) -> None:
         if self.veto_window not in VETO_WINDOWS:
@@ -206,14 +213,20 @@ def evidence_weight(hit: Hit, off_hit: Hit, rules: EventRules, drift_step: float
     return math.exp(-abs(off_hit.channel - hit.channel) / rules.veto_distance)
 
 
-def cadence_score(hits: list[Hit], rules: EventRules, drift_step: float) -> float:
+def cadence_score(
+    hits: list[Hit], rules: EventRules, drift_step: float, contrast: float | None = None
+) -> float:
     """One number that ranks cadences (see the module docstring); ``hits`` from
-    :func:`find_events`."""
+    :func:`find_events`, ``contrast`` the ON-OFF contrast of the cadence's S/N maps (used only
+    when no ON hit passes the S/N threshold)."""
     passed = [h for h in hits if h.level >= 2]
     if not passed:
         margin = off_margin(hits, rules, drift_step)
-        margin = margin if math.isfinite(margin) else -1e6
-        return (margin / (abs(margin) + 10.0) - 1.0) / 2.0
+        if math.isfinite(margin):
+            return (margin / (abs(margin) + 10.0) - 1.0) / 2.0
+        if contrast is None or not math.isfinite(contrast):
+            return -1.5
+        return -1.5 + 0.5 * contrast / (abs(contrast) + 10.0)
     if rules.score == "snr":
         return max(h.snr for h in passed)
     best = -math.inf

@@ -61,6 +61,7 @@ def dedoppler_workflow(
         veto_weight=settings.veto_weight,
         veto_distance=settings.veto_distance,
         veto_drift_reach=settings.veto_drift_reach,
+        contrast_window=settings.contrast_window,
     )
     jobs = [
         (
