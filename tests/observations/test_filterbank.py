@@ -51,3 +51,28 @@ def test_hdf5_files_are_known_by_content_not_name(tmp_path):
     ]
     assert len(blocks) == 2
     np.testing.assert_array_equal(np.concatenate(blocks, 1), np.concatenate(same, 1))
+
+
+def _mapped(path) -> bool:
+    """Whether ``path`` is memory-mapped into this process now (Linux)."""
+    with open("/proc/self/maps") as maps:
+        return any(line.rstrip().endswith(str(path)) for line in maps)
+
+
+@pytest.mark.skipif(not __import__("os").path.exists("/proc/self/maps"), reason="Linux only")
+def test_a_fil_file_is_not_left_mapped_between_blocks(tmp_path):
+    """Pages of a mapping count as resident memory until it is unmapped: a mapping kept over
+    the whole file would grow to the file's size, so each block is read and unmapped."""
+    from blimpy import Waterfall
+
+    write_setigen_h5(tmp_path / "frame.h5")
+    fil = (tmp_path / "frame.fil").resolve()
+    Waterfall(str(tmp_path / "frame.h5")).write_to_fil(str(fil))
+    header = read_header(fil)
+    blocks = coarse_blocks(fil, header, 4)
+    first = next(blocks)[2]
+    assert first.flags.owndata and not _mapped(fil)  # a copy; the file is not mapped
+    rest = [block for _, _, block in blocks]
+    assert len(rest) == 3 and not _mapped(fil)
+    heads = [b for _, _, b in coarse_blocks(fil, header, 4, time_steps=3)]
+    np.testing.assert_array_equal(heads[1], rest[0][:3])

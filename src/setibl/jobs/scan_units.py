@@ -158,21 +158,25 @@ def _score_windows(unit: ScanUnit, headers: Sequence[Header], fine: int) -> list
     """Every window of the unit's coarse channels with the run's fold-averaged score; each
     coarse channel's DC spike blanked as the classical search blanks it (``blank_dc``)."""
     scorer = _scorer(unit.run, unit.batch_size)
+    height = unit.geometry.height
     streams = [
-        coarse_blocks(path, header, unit.coarse_channels, only=unit.coarse)
+        coarse_blocks(path, header, unit.coarse_channels, only=unit.coarse, time_steps=height)
         for path, header in zip(unit.paths, headers, strict=True)
     ]
     rows = []
-    for blocks in zip(*streams, strict=True):
-        coarse = blocks[0][0]
-        height = unit.geometry.height
-        stacked = np.stack(
-            [
-                prepare_block(block[:height], path, unit.search.blank_dc)[:height]
-                for (_, _, block), path in zip(blocks, unit.paths, strict=True)
-            ]
-        )
-        starts, windows = cut_windows(stacked, unit.geometry)
+    while True:
+        heads = []  # each file's first `height` steps of the next coarse channel
+        for stream, path in zip(streams, unit.paths, strict=True):
+            item = next(stream, None)
+            if item is None:
+                break
+            coarse, _, block = item
+            heads.append(prepare_block(block, path, unit.search.blank_dc)[:height])
+            del item, block
+        if len(heads) < len(streams):
+            break
+        starts, windows = cut_windows(np.stack(heads), unit.geometry)
+        del heads
         scores = scorer(windows, unit.on_scans)
         rows += [
             {
