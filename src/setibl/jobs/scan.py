@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from setibl.config import Config
+from setibl.config import Config, ScanConfig
 from setibl.errors import ConfigError, DataError
 from setibl.jobs.executor import Executor
 from setibl.jobs.results_log import ResultsLog
@@ -146,6 +146,26 @@ def drift_warning(unit: ScanUnit) -> str | None:
     )
 
 
+def scan_executor(settings: ScanConfig, run: str | None, log=print) -> Executor:
+    """Where the units run: ``settings.backend`` with its workers; with a model (``run``) the
+    fold models load once per worker and each Ray task asks for ``settings.gpus_per_unit``
+    GPUs. A classical-only scan never asks for a GPU (``log`` says so when some were set)."""
+    gpus = settings.gpus_per_unit
+    if gpus and run is None:
+        log(
+            f"note: scan.gpus_per_unit {gpus:g} is not used: without --model the units run "
+            "the classical search only, on CPUs"
+        )
+        gpus = 0.0
+    return Executor(
+        settings.backend,
+        settings.workers,
+        initializer=LoadScorer(run, settings.batch_size) if run else None,
+        ray_address=settings.ray_address or None,
+        gpus_per_item=gpus,
+    )
+
+
 def scan_workflow(
     config: Config,
     cadences: dict[str, Sequence[str | os.PathLike]],
@@ -176,13 +196,8 @@ def scan_workflow(
     )
     pending = [u for u in units if u.key not in results.finished]
     settings = config.scan
-    initializer = LoadScorer(pending[0].run, settings.batch_size) if pending and run else None
-    executor = Executor(
-        settings.backend,
-        settings.workers,
-        initializer=initializer,
-        ray_address=settings.ray_address or None,
-    )
+    # nothing left (a finished scan run again): no workers, no Ray started
+    mapped = scan_executor(settings, pending[0].run, log).map(scan_unit, pending) if pending else []
     compile_kernel()  # once here: forked workers inherit it
     with tqdm(
         total=len(units),
@@ -191,7 +206,7 @@ def scan_workflow(
         unit="unit",
         disable=not progress,
     ) as bar:
-        for unit, rows in zip(pending, executor.map(scan_unit, pending), strict=True):
+        for unit, rows in zip(pending, mapped, strict=True):
             results.append(unit.key, rows, seconds=rows["units"][0]["seconds"])
             bar.update(1)
     candidates = rank_candidates(results.table("candidates"))
