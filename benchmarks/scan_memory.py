@@ -160,7 +160,7 @@ def scan(paths: list[Path], out: Path, backend: str, workers: int) -> dict:
 def check(folder: Path, out: Path, grid) -> dict:
     """Needles in the top 10 (within 2 channels and one drift step), RFI lines reported."""
     from setibl.classical.files import padded_rows
-    from setibl.measure.scan_report import read_scan_csv
+    from setibl.measure.scan_tables import read_scan_csv
 
     truth = pd.read_csv(folder / "needles.csv")
     found = read_scan_csv(out / "candidates.csv")

@@ -25,13 +25,8 @@ from setibl.config import Config, ScanConfig
 from setibl.errors import ConfigError, DataError
 from setibl.jobs.executor import Executor
 from setibl.jobs.results_log import ResultsLog
-from setibl.jobs.scan_units import (
-    TABLES,
-    TEXT_COLUMNS,
-    LoadScorer,
-    ScanUnit,
-    scan_unit,
-)
+from setibl.jobs.scan_units import LoadScorer, ScanUnit, scan_unit
+from setibl.measure.scan_tables import TABLES, TEXT_COLUMNS
 from setibl.observations.cadences import check_cadence
 from setibl.observations.filterbank import read_header
 from setibl.observations.windows import WindowGeometry, check_fits
