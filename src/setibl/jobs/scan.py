@@ -52,8 +52,12 @@ def plan_units(
     cadences: dict[str, Sequence[str | os.PathLike]],
     on_scans: tuple[int, ...],
     run: str | None,
+    default_on: bool = False,
 ) -> list[ScanUnit]:
-    """Every unit of every cadence, after checking each cadence whole (and against the run)."""
+    """Every unit of every cadence, after checking each cadence whole (and against the run).
+    ``default_on``: the ON scans are the config's (``data.on_scans``, no ``--on``), so every
+    cadence must have the config's ``data.scans`` files (a file left out of an ABACAD cadence
+    is an error, not a five-scan search); ON scans given explicitly take any count."""
     if not cadences:
         raise DataError("no cadence to scan: give FILES or a cadence list with rows")
     geometry = None
@@ -73,6 +77,11 @@ def plan_units(
     units = []
     for name, paths in cadences.items():
         headers = check_cadence(paths, on_scans, geometry.scans if geometry else None)
+        if default_on and geometry is None and len(paths) != config.data.scans:
+            raise DataError(
+                f"{paths[0]}: {len(paths)} files in the cadence, expected {config.data.scans} "
+                f"(data.scans, ON scans {on_scans}); for a cadence of another length give --on"
+            )
         count = config.observations.coarse_channels or headers[0].coarse_channel_count()
         if headers[0].channels % count:
             raise DataError(
@@ -181,7 +190,7 @@ def scan_workflow(
 
     on = tuple(on_scans) if on_scans is not None else config.data.on_scans
     run = str(run) if run is not None else None
-    units = plan_units(config, cadences, on, run)
+    units = plan_units(config, cadences, on, run, default_on=on_scans is None)
     warning = drift_warning(units[0])
     if warning:
         log(warning)
