@@ -9,11 +9,11 @@ coarse channel, 16 steps of 18.25 s: 64 MiB a coarse channel, so 4 GB is 64 coar
 the size of a BL high-resolution product) one coarse channel at a time, never holding a file in
 memory: Gaussian noise (mean 10, std 1), 4 needles of S/N 30-60 in the ON scans drifting up to
 1 Hz/s through the whole cadence, 2 RFI lines in all six scans. Then runs ``setibl scan`` on it in
-a child process and prints: the child's peak resident memory (its own ``ru_maxrss``, the
-largest single process) and the peak of the child and all its descendants summed (sampled every
-0.2 s; the whole scan's footprint with several workers), the wall time, the needles found (in
-the top 10, within 2 channels and one drift step) and the RFI lines reported. The files are
-deleted afterwards unless ``--keep``.
+a child process and prints: the peak resident memory of its largest process (the process's own
+high-water mark, VmHWM) and the peak of the child and all its descendants summed (both sampled
+every 0.2 s; the sum is the whole scan's footprint with several workers), the wall time, the
+needles found (in the top 10, within 2 channels and one drift step) and the RFI lines reported.
+The files are deleted afterwards unless ``--keep``.
 """
 
 from __future__ import annotations
@@ -22,7 +22,6 @@ import argparse
 import contextlib
 import dataclasses
 import os
-import resource
 import shutil
 import subprocess
 import sys
@@ -108,12 +107,26 @@ def make(folder: Path, size_gb: float, file_format: str, seed: int = 15) -> list
     return paths
 
 
+def _peak_rss(pid: int) -> int:
+    """A process's own peak resident memory so far (VmHWM, bytes; 0 once it has ended). Not
+    ``ru_maxrss`` of the children: a child inherits its parent's peak at fork, so it would
+    report the memory this script used writing the files."""
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            line = next(x for x in status if x.startswith("VmHWM:"))
+    except (OSError, StopIteration):
+        return 0
+    return int(line.split()[1]) * 1024
+
+
 class TreeSampler(threading.Thread):
-    """Peak of the summed resident memory of a process and all its descendants, bytes."""
+    """Peaks of a process and all its descendants, sampled: the summed resident memory
+    (``peak``) and the largest single process's own peak (``largest``), bytes."""
 
     def __init__(self, pid: int, every_s: float = 0.2) -> None:
         super().__init__(daemon=True)
-        self.pid, self.every_s, self.peak, self.stop = pid, every_s, 0, threading.Event()
+        self.pid, self.every_s, self.stop = pid, every_s, threading.Event()
+        self.peak = self.largest = 0
 
     def run(self) -> None:
         import psutil
@@ -128,6 +141,7 @@ class TreeSampler(threading.Thread):
                 for process in [root, *root.children(recursive=True)]:
                     with contextlib.suppress(psutil.NoSuchProcess):  # ended meanwhile
                         total += process.memory_info().rss
+                    self.largest = max(self.largest, _peak_rss(process.pid))
             except psutil.NoSuchProcess:
                 return
             self.peak = max(self.peak, total)
@@ -149,10 +163,9 @@ def scan(paths: list[Path], out: Path, backend: str, workers: int) -> dict:
     sampler.join()
     if child.returncode:
         sys.exit(f"setibl scan failed ({child.returncode}):\n{output.decode()[-3000:]}")
-    largest = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024  # KiB on Linux
     return {
         "seconds": round(seconds, 1),
-        "peak_rss_largest_process_mib": round(largest / 2**20, 1),
+        "peak_rss_largest_process_mib": round(sampler.largest / 2**20, 1),
         "peak_rss_all_processes_mib": round(sampler.peak / 2**20, 1),
     }
 

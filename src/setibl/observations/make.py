@@ -237,12 +237,14 @@ def _write_fil(path: Path, header: dict, blocks, grid: Grid) -> None:
         with open(tmp, "wb") as handle:
             handle.write(text)
             handle.truncate(len(text) + grid.time_steps * grid.channels * 4)
-        samples = np.memmap(tmp, np.float32, "r+", len(text), (grid.time_steps, 1, grid.channels))
+        shape = (grid.time_steps, 1, grid.channels)
         for coarse, block in blocks:
+            # mapped for one block: a mapping's written pages count as resident memory until
+            # it is unmapped, so one mapping for the whole file would grow to the file's size
+            samples = np.memmap(tmp, np.float32, "r+", len(text), shape)
             start = coarse * grid.fine_channels
             samples[:, 0, start : start + grid.fine_channels] = block
-        samples.flush()
-        del samples
+            del samples
 
 
 def write_scan(
