@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 
 import pytest
 
@@ -12,6 +13,17 @@ from setibl.jobs.executor import Executor, start_method
 
 def square_and_pid(value: int) -> tuple[int, int]:
     return value * value, os.getpid()
+
+
+@dataclass(frozen=True)
+class RecordLoad:
+    """An initializer (as a model load) that appends its worker's pid to ``log``."""
+
+    log: str
+
+    def __call__(self) -> None:
+        with open(self.log, "a") as handle:
+            handle.write(f"{os.getpid()}\n")
 
 
 @pytest.mark.parametrize("backend,workers", [("serial", 1), ("processes", 1), ("processes", 2)])
@@ -79,3 +91,14 @@ def test_gpus_a_ray_cluster_lacks_are_an_error_not_a_wait():
     with pytest.raises(ConfigError, match="scan.gpus_per_unit.*offers"):
         list(executor.map(square_and_pid, range(2)))
     assert not ray.is_initialized()
+
+
+def test_ray_workers_run_the_initializer_once_each(tmp_path):
+    pytest.importorskip("ray")
+    log = tmp_path / "loads.txt"
+    results = list(
+        Executor("ray", 2, initializer=RecordLoad(str(log))).map(square_and_pid, range(8))
+    )
+    loads = log.read_text().split()
+    assert len(loads) == len(set(loads))  # no worker loaded twice
+    assert {str(pid) for _, pid in results} == set(loads)  # every worker that ran a unit loaded
