@@ -76,3 +76,21 @@ def test_a_fil_file_is_not_left_mapped_between_blocks(tmp_path):
     assert len(rest) == 3 and not _mapped(fil)
     heads = [b for _, _, b in coarse_blocks(fil, header, 4, time_steps=3)]
     np.testing.assert_array_equal(heads[1], rest[0][:3])
+
+
+@pytest.mark.parametrize("kind", ["h5", "fil"])
+def test_a_block_the_caller_drops_is_freed_while_reading_goes_on(tmp_path, kind):
+    """The scan keeps one file's block in memory at a time only if the reader holds none."""
+    import weakref
+
+    from setibl.observations.make import Grid, write_blocks
+
+    grid = Grid(coarse_channels=4, fine_channels=64, time_steps=8)
+    made = ((c, np.full((8, 64), c, np.float32)) for c in range(4))  # float32, as BL files
+    path = write_blocks(tmp_path / f"scan.{kind}", grid, 0, made, kind)
+    blocks = coarse_blocks(path, read_header(path), 4)
+    block = next(blocks)[2]
+    freed = weakref.ref(block)
+    del block
+    assert freed() is None  # the generator, suspended, holds no reference to it
+    assert [int(b[0, 0]) for _, _, b in blocks] == [1, 2, 3]

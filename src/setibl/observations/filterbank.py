@@ -107,10 +107,9 @@ def _fil_block(
     path: str | os.PathLike, layout: dict, start: int, width: int, steps: int | None
 ) -> np.ndarray:
     """(steps, width) float32 copy of feed 0's channels ``start:start + width`` (every time
-    step when ``steps`` is None). The file is
-    mapped for this block only: pages a mapping has touched count as the process's resident
-    memory until it is unmapped, so one mapping kept for a whole file would grow to the file's
-    size."""
+    step when ``steps`` is None). The file is mapped for this block only: pages a mapping has
+    touched count as the process's resident memory until it is unmapped, so one mapping kept for
+    a whole file would grow to the file's size."""
     samples = np.memmap(path, **layout)
     block = np.array(samples[:steps, 0, start : start + width], np.float32)
     del samples  # the last reference: unmapped here
@@ -126,10 +125,11 @@ def coarse_blocks(
     time_steps: int | None = None,
 ) -> Iterator[tuple[int, int, np.ndarray]]:
     """(index, first channel, (T, width) float32) per coarse channel, feed 0, read one block at
-    a time (an .h5 dataset is sliced, a .fil file memory-mapped): a file never sits in memory
-    whole. ``coarse_channels`` None: :meth:`Header.coarse_channel_count`, except that a file
-    with neither ``nfpc`` nor a multiple of 2^20 channels is read in blocks of
-    ``chunk_channels`` (the last one narrower) rather than whole. ``only``: just these blocks
+    a time (an .h5 dataset is sliced; a .fil file mapped for one block, copied, unmapped) and
+    held by nobody once the caller drops it: a file never sits in memory whole.
+    ``coarse_channels`` None: :meth:`Header.coarse_channel_count`, except that a file with
+    neither ``nfpc`` nor a multiple of 2^20 channels is read in blocks of ``chunk_channels``
+    (the last one narrower) rather than whole. ``only``: just these blocks
     (indices, in the order given). ``time_steps``: only the first ones (None: all)."""
     if coarse_channels is None:
         coarse_channels = header.coarse_channel_count()
@@ -155,8 +155,8 @@ def coarse_blocks(
             data = handle["data"]
             for index in indices:
                 start = starts[index]
-                block = data[:time_steps, 0, start : start + width]
-                yield index, start, np.asarray(block, np.float32)
+                # no local name for the block: a suspended generator would keep it alive
+                yield index, start, np.asarray(data[:time_steps, 0, start : start + width], "f4")
     else:
         layout = _fil_layout(path, header)
         for index in indices:
