@@ -65,7 +65,7 @@ def one(folder: Path, out: Path, backend: str, run: str | None) -> None:
 def check(folder: Path, out: Path) -> dict:
     """The issue's checks on candidates.csv against needles.csv."""
     from setibl.classical.files import padded_rows
-    from setibl.measure.scan_report import read_scan_csv
+    from setibl.measure.scan_tables import read_scan_csv
     from setibl.observations.make import MID_RESOLUTION
 
     truth = pd.read_csv(folder / "needles.csv")

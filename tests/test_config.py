@@ -138,11 +138,22 @@ def test_every_shipped_config_is_valid():
         ("dedoppler.contrast_window=-2", "dedoppler.contrast_window"),
         ("observations.noise=gauss", "observations.noise"),
         ("train.verbose=3", "train.verbose"),
+        ("scan.gpus_per_unit=-0.5", "scan.gpus_per_unit"),
+        ("scan.gpus_per_unit=1.5", "scan.gpus_per_unit"),  # Ray: a fraction or whole GPUs
+        ("scan.gpus_per_unit=0.5", "scan.gpus_per_unit"),  # the default backend is processes
     ],
 )
 def test_out_of_range_values_name_the_key(override, named):
     with pytest.raises(ConfigError, match=f"'{named}'"):
         apply_overrides(Config(), [override])
+
+
+def test_gpus_per_unit_is_asked_of_ray_only():
+    for gpus in (0.25, 1.0, 2.0):
+        ray = apply_overrides(Config(), ['scan.backend="ray"', f"scan.gpus_per_unit={gpus}"])
+        assert ray.scan.gpus_per_unit == gpus
+    with pytest.raises(ConfigError, match="scan.gpus_per_unit.*'serial'.*--backend ray"):
+        apply_overrides(Config(), ['scan.backend="serial"', "scan.gpus_per_unit=1"])
 
 
 @pytest.mark.parametrize(

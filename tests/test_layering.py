@@ -80,3 +80,17 @@ def test_classical_data_and_observations_do_not_load_tensorflow():
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == ""
+
+
+def test_scan_workers_load_neither_tensorflow_nor_plotting():
+    """A classical scan's workers import the unit code and the scan's table columns only:
+    TensorFlow comes with a model, matplotlib with the report, never with a unit."""
+    code = (
+        "import sys\n"
+        "import setibl.jobs.scan, setibl.jobs.scan_units, setibl.measure.scan_tables\n"
+        "heavy = ('tensorflow', 'keras', 'matplotlib')\n"
+        "print(','.join(m for m in heavy if m in sys.modules))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == ""

@@ -233,6 +233,9 @@ class ScanConfig:
     # turboSETI's 1e-5 for dedoppler-file/-cadence): at mid resolution one drift step is ~10
     # Hz/s, so slow needles come out at drift 0 and turboSETI's rule would lose them
     min_drift_hz: float = 0.0
+    # GPUs (a fraction shares one) each unit asks Ray for when it scores windows with a model
+    # (backend "ray" only; 0: CPU). Units of a classical-only scan never ask for one.
+    gpus_per_unit: float = 0.0
 
 
 @dataclass(frozen=True)

@@ -266,6 +266,18 @@ def _validate_scan(scan: ScanConfig) -> None:
         raise ConfigError(
             f"config key 'scan.backend': expected serial, processes or ray, got {scan.backend!r}"
         )
+    gpus = scan.gpus_per_unit
+    if gpus < 0 or (gpus > 1 and gpus != int(gpus)):
+        raise ConfigError(
+            f"config key 'scan.gpus_per_unit': must be >= 0, a fraction below 1 or a whole "
+            f"number (Ray's rule), got {gpus}"
+        )
+    if gpus and scan.backend != "ray":
+        raise ConfigError(
+            f"config key 'scan.gpus_per_unit': {gpus} GPU(s) are asked of Ray, but scan.backend "
+            f"is {scan.backend!r}; use --backend ray, or 0 (serial and processes workers use "
+            "whatever GPUs TensorFlow sees)"
+        )
 
 
 def _choice(key: str, value: str, choices: tuple[str, ...]) -> None:

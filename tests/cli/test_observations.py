@@ -65,6 +65,17 @@ def test_bad_input_is_one_line_naming_the_file(tmp_path):
     assert result.exit_code == 1
     assert result.output.strip().count("\n") == 0 and "c0000_0_A.h5" in result.output
     assert "ON scans (0, 2, 4) do not index 3 files" in result.output
+    # five files of an ABACAD cadence with the default ON scans: one left out, not ABACA
+    result = runner.invoke(cli, ["scan", *files[:5], "--out", str(tmp_path / "out")])
+    assert result.exit_code == 1 and result.output.strip().count("\n") == 0
+    assert "c0000_0_A.h5: 5 files in the cadence, expected 6" in result.output
+    five = ["scan", *files[:5], "--out", str(tmp_path / "five"), "--on", "0,2,4"]
+    five += ["--backend", "serial"]
+    assert runner.invoke(cli, five).exit_code == 0  # ON scans given: any count they index
+    gpus = ["scan", *files, "--out", str(tmp_path / "gpus"), "--gpus-per-unit", "0.5"]
+    result = runner.invoke(cli, gpus)  # the default backend is processes: a usage error
+    error = result.output.strip().splitlines()[-1]  # click's usage lines, then one error line
+    assert result.exit_code == 2 and "scan.gpus_per_unit" in error and "--backend ray" in error
     shuffled = [files[0], files[2], files[1], *files[3:]]
     result = runner.invoke(cli, ["scan", *shuffled, "--out", str(tmp_path / "out")])
     assert result.exit_code == 1 and "c0000_1_B.h5: starts at MJD" in result.output

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 
 import pytest
 
@@ -12,6 +13,17 @@ from setibl.jobs.executor import Executor, start_method
 
 def square_and_pid(value: int) -> tuple[int, int]:
     return value * value, os.getpid()
+
+
+@dataclass(frozen=True)
+class RecordLoad:
+    """An initializer (as a model load) that appends its worker's pid to ``log``."""
+
+    log: str
+
+    def __call__(self) -> None:
+        with open(self.log, "a") as handle:
+            handle.write(f"{os.getpid()}\n")
 
 
 @pytest.mark.parametrize("backend,workers", [("serial", 1), ("processes", 1), ("processes", 2)])
@@ -55,3 +67,38 @@ def test_ray_results_in_order_and_the_embedded_instance_is_stopped():
     assert [value for value, _ in results] == [i * i for i in range(9)]
     assert os.getpid() not in {pid for _, pid in results}
     assert not ray.is_initialized()  # started for this map, stopped after it
+
+
+def test_ray_tasks_ask_for_gpus_only_when_told_and_keep_their_workers():
+    assert Executor("ray", 2).ray_options() == {"num_cpus": 1}
+    options = Executor("ray", 2, gpus_per_item=0.5).ray_options()
+    # max_calls 0: Ray's default for GPU tasks (1) would end the worker, and reload its model,
+    # after every unit
+    assert options == {"num_cpus": 1, "num_gpus": 0.5, "max_calls": 0}
+
+
+@pytest.mark.parametrize("backend", ["serial", "processes"])
+def test_gpus_outside_ray_are_a_config_error(backend):
+    with pytest.raises(ConfigError, match="GPU.*Ray.*" + backend):
+        Executor(backend, 2, gpus_per_item=1.0)
+    with pytest.raises(ConfigError, match=">= 0"):
+        Executor("ray", 2, gpus_per_item=-1.0)
+
+
+def test_gpus_a_ray_cluster_lacks_are_an_error_not_a_wait():
+    ray = pytest.importorskip("ray")
+    executor = Executor("ray", 1, gpus_per_item=64.0)  # more than the embedded Ray here has
+    with pytest.raises(ConfigError, match="scan.gpus_per_unit.*offers"):
+        list(executor.map(square_and_pid, range(2)))
+    assert not ray.is_initialized()
+
+
+def test_ray_workers_run_the_initializer_once_each(tmp_path):
+    pytest.importorskip("ray")
+    log = tmp_path / "loads.txt"
+    results = list(
+        Executor("ray", 2, initializer=RecordLoad(str(log))).map(square_and_pid, range(8))
+    )
+    loads = log.read_text().split()
+    assert len(loads) == len(set(loads))  # no worker loaded twice
+    assert {str(pid) for _, pid in results} == set(loads)  # every worker that ran a unit loaded

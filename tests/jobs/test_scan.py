@@ -434,3 +434,19 @@ def test_an_empty_list_of_cadences_is_an_error(tmp_path):
 
     with pytest.raises(DataError, match="no cadence to scan"):
         scan_workflow(load_config(None, SEARCH), {}, tmp_path / "out", progress=False)
+
+
+def test_only_units_that_score_windows_ask_ray_for_gpus():
+    from setibl.config import load_config
+    from setibl.jobs.scan import scan_executor
+
+    config = load_config(None, ['scan.backend="ray"', "scan.gpus_per_unit=0.5"])
+    lines = []
+    classical = scan_executor(config.scan, None, lines.append)
+    assert "num_gpus" not in classical.ray_options() and classical.initializer is None
+    assert len(lines) == 1 and "scan.gpus_per_unit" in lines[0]  # said once, not silently
+    learned = scan_executor(config.scan, "/runs/r", lines.append)
+    assert learned.ray_options()["num_gpus"] == 0.5 and learned.initializer is not None
+    assert len(lines) == 1
+    default = scan_executor(load_config(None, ['scan.backend="ray"']).scan, "/runs/r", print)
+    assert "num_gpus" not in default.ray_options()  # 0 by default: CPU

@@ -160,6 +160,28 @@ def search_file(
     return table.sort_values("snr", ascending=False, kind="stable").reset_index(drop=True)
 
 
+def _search_next_blocks(
+    streams: Sequence, paths: Sequence, blank_dc: bool, max_drift_ch: float, bandpass, noise
+) -> tuple[int, int, int, int, list] | None:
+    """The next coarse channel of every file searched, one file's block in memory at a time
+    (read, prepared, searched, dropped: only the S/N maps stay): (coarse index, first channel,
+    channels and padded rows of the first file, [(ScanSearch, largest drift index)] a file);
+    None at the end."""
+    searches = []
+    for stream, path in zip(streams, paths, strict=True):
+        item = next(stream, None)
+        if item is None:
+            return None
+        coarse, first_channel, block = item
+        del item
+        block = prepare_block(block, path, blank_dc)
+        if not searches:  # the first file's shape is the cadence's (turboSETI's scan length)
+            padded, fine = block.shape
+        searches.append(scan_search(block, max_drift_ch, bandpass, noise))
+        del block
+    return coarse, first_channel, fine, padded, searches
+
+
 def search_cadence_files(
     paths: Sequence[str | os.PathLike],
     on_scans: Sequence[int] = ON_SCANS,
@@ -202,13 +224,10 @@ def search_cadence_files(
         for p, h in zip(paths, headers, strict=True)
     ]
     rows = []
-    for blocks in zip(*streams, strict=True):
-        coarse, first_channel, fine = blocks[0][0], blocks[0][1], blocks[0][2].shape[1]
-        prepared = [
-            prepare_block(block, path, blank_dc)
-            for (_, _, block), path in zip(blocks, paths, strict=True)
-        ]
-        searches = [scan_search(b, max_drift_ch, bandpass_window, noise) for b in prepared]
+    while searched := _search_next_blocks(
+        streams, paths, blank_dc, max_drift_ch, bandpass_window, noise
+    ):
+        coarse, first_channel, fine, padded, searches = searched
         cadence = ScanSearch(
             np.stack([s.snr[0] for s, _ in searches]),
             np.stack([s.drift[0] for s, _ in searches]),
@@ -224,7 +243,7 @@ def search_cadence_files(
             scan_starts=starts,
             veto_window=veto_window,
             max_drift=max_drift_ch,
-            scan_length=float(prepared[0].shape[0]),  # turboSETI: padded steps x tsamp
+            scan_length=float(padded),  # turboSETI: padded steps x tsamp
             min_drift=min_drift_ch,
         )
         for hit in score_cadence(cadence, rules).hits:

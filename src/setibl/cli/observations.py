@@ -42,6 +42,12 @@ def _on_scans(text: str | None):
 )
 @click.option("--workers", type=int, default=None, help="Workers (scan.workers).")
 @click.option("--address", default=None, help="Ray cluster to join (scan.ray_address).")
+@click.option(
+    "--gpus-per-unit",
+    type=float,
+    default=None,
+    help="GPUs each unit asks Ray for when --model scores windows (scan.gpus_per_unit).",
+)
 @click.option("--overwrite", is_flag=True, help="Replace the results of another scan in OUT.")
 @config_options
 def scan(
@@ -53,6 +59,7 @@ def scan(
     backend,
     workers,
     address,
+    gpus_per_unit,
     overwrite,
     config_path,
     overrides,
@@ -67,7 +74,12 @@ def scan(
         raise click.UsageError("give either FILES (one cadence) or --cadences LIST.csv")
     extra = [
         f"scan.{key}={value!r}".replace("'", '"')
-        for key, value in (("backend", backend), ("workers", workers), ("ray_address", address))
+        for key, value in (
+            ("backend", backend),
+            ("workers", workers),
+            ("ray_address", address),
+            ("gpus_per_unit", gpus_per_unit),
+        )
         if value is not None
     ]
     config = load(config_path, (*overrides, *extra))

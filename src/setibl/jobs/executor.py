@@ -8,7 +8,9 @@ depend on the worker count or the backend.
 Processes start with ``fork`` only while TensorFlow has not been imported in this process (a
 fork after TensorFlow's thread pools exist can deadlock); otherwise ``forkserver`` (POSIX) or
 ``spawn``. Ray (``pip install 'setibl[ray]'``) starts an embedded local instance sized to
-``workers`` unless ``ray_address`` joins an existing cluster.
+``workers`` unless ``ray_address`` joins an existing cluster; ``gpus_per_item`` > 0 makes every
+task ask Ray for that many GPUs (a fraction: several tasks share one), and a cluster offering
+fewer is an error rather than tasks that wait forever.
 """
 
 from __future__ import annotations
@@ -49,7 +51,7 @@ class Executor:
     """Where work runs: ``backend`` serial | processes | ray, with ``workers`` workers.
 
     ``initializer`` runs once in every process worker (e.g. to load a model); Ray workers run it
-    before their first unit.
+    before their first unit. ``gpus_per_item``: GPUs each Ray task asks for (Ray only; 0: none).
     """
 
     backend: str = "processes"
@@ -58,6 +60,7 @@ class Executor:
     initializer: Callable[[], None] | None = None
     ray_address: str | None = None
     in_flight_per_worker: int = 2
+    gpus_per_item: float = 0.0
 
     def __post_init__(self) -> None:
         if self.backend not in BACKENDS:
@@ -65,6 +68,22 @@ class Executor:
         if self.workers < 1:
             raise ConfigError(f"workers must be >= 1, got {self.workers}")
         start_method(self.start)
+        if self.gpus_per_item < 0:
+            raise ConfigError(f"GPUs per item must be >= 0, got {self.gpus_per_item}")
+        if self.gpus_per_item and self.backend != "ray":
+            raise ConfigError(
+                f"{self.gpus_per_item} GPU(s) per item are asked of Ray, but the backend is "
+                f"{self.backend!r}"
+            )
+
+    def ray_options(self) -> dict[str, Any]:
+        """Options of every Ray task: one CPU, and ``gpus_per_item`` GPUs when asked. Ray
+        ends a GPU task's worker after each task by default (``max_calls=1``, to free GPU
+        memory); workers are kept instead, so the initializer (a model) loads once per worker."""
+        options: dict[str, Any] = {"num_cpus": 1}
+        if self.gpus_per_item:
+            options.update(num_gpus=self.gpus_per_item, max_calls=0)
+        return options
 
     def map(self, function: Callable[[Item], Result], items: Iterable[Item]) -> Iterator[Result]:
         """``function`` over ``items``; results in the order of ``items``, as they are ready."""
@@ -92,7 +111,13 @@ class Executor:
     def _ray(self, function: Callable, items: Iterable) -> Iterator:
         ray, temp_dir = _start_ray(self.workers, self.ray_address)
         try:
-            remote = ray.remote(num_cpus=1)(_ray_unit)
+            offered = ray.cluster_resources().get("GPU", 0.0)
+            if self.gpus_per_item > offered:
+                raise ConfigError(
+                    f"config key 'scan.gpus_per_unit': {self.gpus_per_item} GPU(s) per unit, but "
+                    f"the Ray cluster offers {offered:g}; tasks would wait forever"
+                )
+            remote = ray.remote(**self.ray_options())(_ray_unit)
             pending: deque = deque()
             limit = self.workers * self.in_flight_per_worker
             for item in items:

@@ -21,17 +21,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from setibl.config import Config
+from setibl.config import Config, ScanConfig
 from setibl.errors import ConfigError, DataError
 from setibl.jobs.executor import Executor
 from setibl.jobs.results_log import ResultsLog
-from setibl.jobs.scan_units import (
-    TABLES,
-    TEXT_COLUMNS,
-    LoadScorer,
-    ScanUnit,
-    scan_unit,
-)
+from setibl.jobs.scan_units import LoadScorer, ScanUnit, scan_unit
+from setibl.measure.scan_tables import TABLES, TEXT_COLUMNS
 from setibl.observations.cadences import check_cadence
 from setibl.observations.filterbank import read_header
 from setibl.observations.windows import WindowGeometry, check_fits
@@ -57,8 +52,12 @@ def plan_units(
     cadences: dict[str, Sequence[str | os.PathLike]],
     on_scans: tuple[int, ...],
     run: str | None,
+    default_on: bool = False,
 ) -> list[ScanUnit]:
-    """Every unit of every cadence, after checking each cadence whole (and against the run)."""
+    """Every unit of every cadence, after checking each cadence whole (and against the run).
+    ``default_on``: the ON scans are the config's (``data.on_scans``, no ``--on``), so every
+    cadence must have the config's ``data.scans`` files (a file left out of an ABACAD cadence
+    is an error, not a five-scan search); ON scans given explicitly take any count."""
     if not cadences:
         raise DataError("no cadence to scan: give FILES or a cadence list with rows")
     geometry = None
@@ -78,6 +77,11 @@ def plan_units(
     units = []
     for name, paths in cadences.items():
         headers = check_cadence(paths, on_scans, geometry.scans if geometry else None)
+        if default_on and geometry is None and len(paths) != config.data.scans:
+            raise DataError(
+                f"{paths[0]}: {len(paths)} files in the cadence, expected {config.data.scans} "
+                f"(data.scans, ON scans {on_scans}); for a cadence of another length give --on"
+            )
         count = config.observations.coarse_channels or headers[0].coarse_channel_count()
         if headers[0].channels % count:
             raise DataError(
@@ -146,6 +150,26 @@ def drift_warning(unit: ScanUnit) -> str | None:
     )
 
 
+def scan_executor(settings: ScanConfig, run: str | None, log=print) -> Executor:
+    """Where the units run: ``settings.backend`` with its workers; with a model (``run``) the
+    fold models load once per worker and each Ray task asks for ``settings.gpus_per_unit``
+    GPUs. A classical-only scan never asks for a GPU (``log`` says so when some were set)."""
+    gpus = settings.gpus_per_unit
+    if gpus and run is None:
+        log(
+            f"note: scan.gpus_per_unit {gpus:g} is not used: without --model the units run "
+            "the classical search only, on CPUs"
+        )
+        gpus = 0.0
+    return Executor(
+        settings.backend,
+        settings.workers,
+        initializer=LoadScorer(run, settings.batch_size) if run else None,
+        ray_address=settings.ray_address or None,
+        gpus_per_item=gpus,
+    )
+
+
 def scan_workflow(
     config: Config,
     cadences: dict[str, Sequence[str | os.PathLike]],
@@ -166,7 +190,7 @@ def scan_workflow(
 
     on = tuple(on_scans) if on_scans is not None else config.data.on_scans
     run = str(run) if run is not None else None
-    units = plan_units(config, cadences, on, run)
+    units = plan_units(config, cadences, on, run, default_on=on_scans is None)
     warning = drift_warning(units[0])
     if warning:
         log(warning)
@@ -176,13 +200,8 @@ def scan_workflow(
     )
     pending = [u for u in units if u.key not in results.finished]
     settings = config.scan
-    initializer = LoadScorer(pending[0].run, settings.batch_size) if pending and run else None
-    executor = Executor(
-        settings.backend,
-        settings.workers,
-        initializer=initializer,
-        ray_address=settings.ray_address or None,
-    )
+    # nothing left (a finished scan run again): no workers, no Ray started
+    mapped = scan_executor(settings, pending[0].run, log).map(scan_unit, pending) if pending else []
     compile_kernel()  # once here: forked workers inherit it
     with tqdm(
         total=len(units),
@@ -191,7 +210,7 @@ def scan_workflow(
         unit="unit",
         disable=not progress,
     ) as bar:
-        for unit, rows in zip(pending, executor.map(scan_unit, pending), strict=True):
+        for unit, rows in zip(pending, mapped, strict=True):
             results.append(unit.key, rows, seconds=rows["units"][0]["seconds"])
             bar.update(1)
     candidates = rank_candidates(results.table("candidates"))

@@ -13,35 +13,12 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from setibl.classical.files import CADENCE_COLUMNS, padded_rows, prepare_block
+from setibl.classical.files import padded_rows, prepare_block
 from setibl.config import ObservationsConfig
 from setibl.observations.filterbank import Header, coarse_blocks, read_header
 from setibl.observations.windows import WindowGeometry, cut_windows
 
-CANDIDATE_COLUMNS = [
-    "cadence",
-    "frequency_mhz",
-    "drift_hz_per_s",
-    "cnn_score",
-    "snr",
-    "level",
-    "on_scans",
-    "window",
-    "coarse_channel",
-    "channel",
-    "event",
-]
-HIT_COLUMNS = ["cadence", *CADENCE_COLUMNS, "event"]
-WINDOW_COLUMNS = ["cadence", "coarse_channel", "window", "cnn_score"]
-UNIT_COLUMNS = ["unit", "cadence", "first_coarse", "last_coarse", "windows", "hits", "seconds"]
 GROUP_SLACK_CHANNELS = 4  # ON hits this close (plus drift spread) are one signal
-TABLES = {
-    "candidates": CANDIDATE_COLUMNS,
-    "hits": HIT_COLUMNS,
-    "windows": WINDOW_COLUMNS,
-    "units": UNIT_COLUMNS,
-}
-TEXT_COLUMNS = ("cadence", "event", "file", "on_scans", "unit")  # read back as strings
 
 
 @dataclass(frozen=True)
@@ -158,21 +135,25 @@ def _score_windows(unit: ScanUnit, headers: Sequence[Header], fine: int) -> list
     """Every window of the unit's coarse channels with the run's fold-averaged score; each
     coarse channel's DC spike blanked as the classical search blanks it (``blank_dc``)."""
     scorer = _scorer(unit.run, unit.batch_size)
+    height = unit.geometry.height
     streams = [
-        coarse_blocks(path, header, unit.coarse_channels, only=unit.coarse)
+        coarse_blocks(path, header, unit.coarse_channels, only=unit.coarse, time_steps=height)
         for path, header in zip(unit.paths, headers, strict=True)
     ]
     rows = []
-    for blocks in zip(*streams, strict=True):
-        coarse = blocks[0][0]
-        height = unit.geometry.height
-        stacked = np.stack(
-            [
-                prepare_block(block[:height], path, unit.search.blank_dc)[:height]
-                for (_, _, block), path in zip(blocks, unit.paths, strict=True)
-            ]
-        )
-        starts, windows = cut_windows(stacked, unit.geometry)
+    while True:
+        heads = []  # each file's first `height` steps of the next coarse channel
+        for stream, path in zip(streams, unit.paths, strict=True):
+            item = next(stream, None)
+            if item is None:
+                break
+            coarse, _, block = item
+            heads.append(prepare_block(block, path, unit.search.blank_dc)[:height])
+            del item, block
+        if len(heads) < len(streams):
+            break
+        starts, windows = cut_windows(np.stack(heads), unit.geometry)
+        del heads
         scores = scorer(windows, unit.on_scans)
         rows += [
             {
@@ -224,7 +205,8 @@ def _merge(events: list[dict], windows: list[dict], unit: ScanUnit) -> list[dict
 
 
 def scan_unit(unit: ScanUnit) -> dict[str, list[dict]]:
-    """Rows of every table for one unit (picklable, runs in any worker)."""
+    """Rows of every table for one unit, keyed as :data:`setibl.measure.scan_tables.TABLES`
+    (picklable, runs in any worker)."""
     from setibl.classical.files import search_cadence_with
 
     began = time.perf_counter()

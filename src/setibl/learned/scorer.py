@@ -7,6 +7,7 @@ plain pass, no test-time augmentation) and the fold weights of the run average t
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
@@ -34,6 +35,12 @@ class RunScorer:
         from setibl.learned.predict import load_fold_model
         from setibl.learned.train import fold_model_paths
 
+        # several workers may share a GPU (scan.gpus_per_unit < 1): each takes only what it
+        # uses rather than TensorFlow's default of all the GPU's memory
+        # (a process that has used the GPU already keeps its setting: RuntimeError)
+        for gpu in tf.config.list_physical_devices("GPU"):
+            with contextlib.suppress(RuntimeError):
+                tf.config.experimental.set_memory_growth(gpu, True)
         self.config = run_config(run)
         self.layout = get_layout(self.config.records.layout)
         self.batch_size = batch_size

@@ -19,35 +19,13 @@ import pandas as pd
 from setibl.io import atomic_write_text
 from setibl.measure import plots
 from setibl.measure.page import IMAGE_CHECK, STYLE, embedded_image, html_table
+from setibl.measure.scan_tables import CANDIDATE_COLUMNS, read_scan_csv
 from setibl.observations.filterbank import coarse_block, read_header
 
 REPORT_FILE = "report.html"
 STAMPS_FOLDER = "stamps"
-SHOWN_COLUMNS = [
-    "rank",
-    "cadence",
-    "frequency_mhz",
-    "drift_hz_per_s",
-    "cnn_score",
-    "snr",
-    "level",
-    "on_scans",
-    "coarse_channel",
-    "channel",
-]
-
-
-def read_scan_csv(path: str | os.PathLike) -> pd.DataFrame:
-    """A table the scan wrote, its names as written (a cadence ``007`` stays ``007``):
-    cadence, event, file, on_scans and unit are strings, ``""`` when empty."""
-    text = {"cadence", "event", "file", "on_scans", "unit"}
-    names = pd.read_csv(path, nrows=0).columns
-    return pd.read_csv(
-        path,
-        dtype={c: str for c in names if c in text},
-        keep_default_na=False,
-        na_values={c: [""] for c in names if c not in text},
-    )
+HIDDEN_COLUMNS = ("window", "event")  # ids for joining the tables, not for reading
+SHOWN_COLUMNS = ["rank", *(c for c in CANDIDATE_COLUMNS if c not in HIDDEN_COLUMNS)]
 
 
 def stamp(

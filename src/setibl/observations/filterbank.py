@@ -87,8 +87,9 @@ def read_header(path: str | os.PathLike) -> Header:
 _SIGPROC_DTYPES = {8: np.uint8, 16: np.uint16, 32: np.float32}  # sigproc's sample types
 
 
-def _fil_samples(path: str | os.PathLike, header: Header) -> np.ndarray:
-    """(time, feeds, channels) view of a .fil file's samples, memory-mapped (nothing read)."""
+def _fil_layout(path: str | os.PathLike, header: Header) -> dict:
+    """Where a .fil file's samples lie: ``np.memmap`` keywords of its (time, feeds, channels)
+    array (read from the header only)."""
     from blimpy.io import sigproc
 
     fields = sigproc.read_header(str(path))
@@ -99,7 +100,20 @@ def _fil_samples(path: str | os.PathLike, header: Header) -> np.ndarray:
     offset = sigproc.len_header(str(path))
     steps = (os.path.getsize(path) - offset) // (feeds * header.channels * bits // 8)
     shape = (steps, feeds, header.channels)
-    return np.memmap(path, dtype=_SIGPROC_DTYPES[bits], mode="r", offset=offset, shape=shape)
+    return {"dtype": _SIGPROC_DTYPES[bits], "mode": "r", "offset": offset, "shape": shape}
+
+
+def _fil_block(
+    path: str | os.PathLike, layout: dict, start: int, width: int, steps: int | None
+) -> np.ndarray:
+    """(steps, width) float32 copy of feed 0's channels ``start:start + width`` (every time
+    step when ``steps`` is None). The file is mapped for this block only: pages a mapping has
+    touched count as the process's resident memory until it is unmapped, so one mapping kept for
+    a whole file would grow to the file's size."""
+    samples = np.memmap(path, **layout)
+    block = np.array(samples[:steps, 0, start : start + width], np.float32)
+    del samples  # the last reference: unmapped here
+    return block
 
 
 def coarse_blocks(
@@ -108,13 +122,15 @@ def coarse_blocks(
     coarse_channels: int | None = None,
     chunk_channels: int = HIGH_RESOLUTION_FINE_CHANNELS,
     only: Sequence[int] | None = None,
+    time_steps: int | None = None,
 ) -> Iterator[tuple[int, int, np.ndarray]]:
     """(index, first channel, (T, width) float32) per coarse channel, feed 0, read one block at
-    a time (an .h5 dataset is sliced, a .fil file memory-mapped): a file never sits in memory
-    whole. ``coarse_channels`` None: :meth:`Header.coarse_channel_count`, except that a file
-    with neither ``nfpc`` nor a multiple of 2^20 channels is read in blocks of
-    ``chunk_channels`` (the last one narrower) rather than whole. ``only``: just these blocks
-    (indices, in the order given)."""
+    a time (an .h5 dataset is sliced; a .fil file mapped for one block, copied, unmapped) and
+    held by nobody once the caller drops it: a file never sits in memory whole.
+    ``coarse_channels`` None: :meth:`Header.coarse_channel_count`, except that a file with
+    neither ``nfpc`` nor a multiple of 2^20 channels is read in blocks of ``chunk_channels``
+    (the last one narrower) rather than whole. ``only``: just these blocks
+    (indices, in the order given). ``time_steps``: only the first ones (None: all)."""
     if coarse_channels is None:
         coarse_channels = header.coarse_channel_count()
         has_nfpc = header.fine_per_coarse and header.channels % header.fine_per_coarse == 0
@@ -139,12 +155,12 @@ def coarse_blocks(
             data = handle["data"]
             for index in indices:
                 start = starts[index]
-                yield index, start, np.asarray(data[:, 0, start : start + width], np.float32)
+                # no local name for the block: a suspended generator would keep it alive
+                yield index, start, np.asarray(data[:time_steps, 0, start : start + width], "f4")
     else:
-        samples = _fil_samples(path, header)
+        layout = _fil_layout(path, header)
         for index in indices:
-            start = starts[index]
-            yield index, start, np.asarray(samples[:, 0, start : start + width], np.float32)
+            yield index, starts[index], _fil_block(path, layout, starts[index], width, time_steps)
 
 
 def coarse_block(

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -237,12 +237,14 @@ def _write_fil(path: Path, header: dict, blocks, grid: Grid) -> None:
         with open(tmp, "wb") as handle:
             handle.write(text)
             handle.truncate(len(text) + grid.time_steps * grid.channels * 4)
-        samples = np.memmap(tmp, np.float32, "r+", len(text), (grid.time_steps, 1, grid.channels))
+        shape = (grid.time_steps, 1, grid.channels)
         for coarse, block in blocks:
+            # mapped for one block: a mapping's written pages count as resident memory until
+            # it is unmapped, so one mapping for the whole file would grow to the file's size
+            samples = np.memmap(tmp, np.float32, "r+", len(text), shape)
             start = coarse * grid.fine_channels
             samples[:, 0, start : start + grid.fine_channels] = block
-        samples.flush()
-        del samples
+            del samples
 
 
 def write_scan(
@@ -256,14 +258,28 @@ def write_scan(
     source: str = "SETIBL-A",
 ) -> Path:
     """One scan (``scan`` = its place in the cadence) as a filterbank file, atomically."""
-    if file_format not in FORMATS:
-        raise DataError(f"file format {file_format!r}: expected one of {FORMATS}")
-    path = Path(path)
-    header = _header(grid, scan, source)
     blocks = (
         (coarse, _frame_block(grid, coarse, scan, signals, on_scans, seed * 1_000_003 + coarse))
         for coarse in range(grid.coarse_channels)
     )
+    return write_blocks(path, grid, scan, blocks, file_format, source)
+
+
+def write_blocks(
+    path: str | os.PathLike,
+    grid: Grid,
+    scan: int,
+    blocks: Iterable[tuple[int, np.ndarray]],
+    file_format: str = "h5",
+    source: str = "SETIBL-A",
+) -> Path:
+    """One scan's file from ``blocks`` ((coarse channel, (time, fine) float32) pairs, every
+    coarse channel once), written atomically one block at a time: a file of any size is
+    written in the memory of one block. ``scan`` (its place in the cadence) sets ``tstart``."""
+    if file_format not in FORMATS:
+        raise DataError(f"file format {file_format!r}: expected one of {FORMATS}")
+    path = Path(path)
+    header = _header(grid, scan, source)
     if file_format == "fil":
         _write_fil(path, header, blocks, grid)
     else:
