@@ -247,3 +247,11 @@ def test_cadences_without_an_on_hit_rank_by_their_on_off_contrast():
     assert all(-2.0 < value < -1.0 for value in (faint, empty, in_off_too))
     assert faint > empty
     assert faint > in_off_too
+
+
+def test_clipping_leaves_a_scan_without_noise_spread_alone():
+    scans = np.zeros((1, 64, 32), np.float32)
+    scans[0, :, 10] = 5.0  # a line on a constant background: the MAD is 0
+    plain = search_cadences(scans[None].repeat(6, axis=1))[0].snr
+    clipped = search_cadences(scans[None].repeat(6, axis=1), clip_sigma=4.0)[0].snr
+    np.testing.assert_array_equal(plain, clipped)

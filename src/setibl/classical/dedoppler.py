@@ -123,6 +123,7 @@ def clip_bright(scans: np.ndarray, baseline: np.ndarray, clip_sigma: float) -> N
     residual = (scans[:, ::16] - baseline[:, None, :]).reshape(len(scans), -1)
     centre = np.median(residual, axis=1, keepdims=True)
     sigma = np.median(np.abs(residual - centre), axis=1, keepdims=True) * 1.4826
+    sigma[~(sigma > 0)] = np.inf  # a scan mostly of one value (padding) has no noise to go by
     ceiling = baseline + (centre + clip_sigma * sigma)
     np.minimum(scans, ceiling[:, None, :], out=scans)
 
