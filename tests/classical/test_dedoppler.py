@@ -255,3 +255,16 @@ def test_clipping_leaves_a_scan_without_noise_spread_alone():
     plain = search_cadences(scans[None].repeat(6, axis=1))[0].snr
     clipped = search_cadences(scans[None].repeat(6, axis=1), clip_sigma=4.0)[0].snr
     np.testing.assert_array_equal(plain, clipped)
+
+
+def test_contrast_follows_a_drifting_line_into_the_off_scans():
+    rules = replace(RULES, snr_threshold=30.0)  # below it: the contrast tier ranks
+
+    def score(signals):
+        return score_cadence(search_cadences(_cadence(signals, seed=6)[None])[0], rules).score
+
+    # 0.4 channel per step carries the line 27 channels on by the next scan: beyond the
+    # contrast window around its own channel, but where its drift leads
+    through_all = score([_needle(10.0, 0.4, scans=range(6), snr=20.0)])
+    on_only = score([_needle(10.0, 0.4, snr=20.0)])
+    assert on_only > through_all

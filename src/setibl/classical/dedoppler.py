@@ -4,10 +4,12 @@ Search (per scan, data z-scored, (time, channels)):
 
 1. The bandpass is removed: the time-mean spectrum, median-filtered over 17 channels (wider
    than any needle), is subtracted from every row; narrow lines survive, the scalloping goes.
-   Pixels more than ``clip_sigma`` (4) robust sigmas above it are clipped to that level: a
-   needle of S/N 8-30 is a fraction of a sigma per pixel and keeps its power, whereas a strong
-   line no longer lends tens of S/N to every track that crosses it (ghost hits that look like
-   ON-only lines, or veto needles beside it) and its own S/N stops growing past a few tens.
+   In the Kaggle-layout search (``dedoppler.clip_sigma``, 6; the file searches never clip,
+   as turboSETI) pixels more than ``clip_sigma`` robust sigmas above it are clipped to that
+   level. A needle carries S/N / sqrt(T) sigmas per pixel (0.5 at S/N 8, 2 at S/N 30 over 256
+   rows) and keeps its power up to S/N ~ 60; brighter lines are capped near clip_sigma x
+   sqrt(T) and no longer lend tens of S/N to every track that crosses them (ghost hits that
+   look like ON-only lines).
 2. The first ``2**k <= time steps`` rows (256 of 273 for Kaggle snippets, 6% of the
    integration; optionally binned in time first, see ``time_binning``) go through the Taylor
    tree, as in turboSETI: ``log2(T)`` stages of pairwise
@@ -217,18 +219,34 @@ class CadenceResult:
     hits: list[Hit]  # every hit at or above min(snr_threshold, off_snr_threshold), flagged
 
 
-def contrast(search: ScanSearch, on_scans: Sequence[int], window: int) -> float:
-    """Best over channels of (best ON-scan S/N at the channel) - (best OFF-scan S/N within
-    +-``window`` channels): how far the ON scans rise above the OFF scans anywhere, hit or not."""
-    on = [s for s in range(len(search.snr)) if s in on_scans]
-    off = [s for s in range(len(search.snr)) if s not in on_scans]
+def contrast(search: ScanSearch, rules: EventRules) -> float:
+    """Best over ON scans and channels of the S/N there minus the best OFF-scan S/N within
+    +-``rules.contrast_window`` channels of the same channel or of where that channel's best
+    drift carries it by the OFF scan's start (RFI restarting each scan, or going on through
+    the cadence): how far the ON scans rise above the OFF scans, hit or not; -inf without ON
+    scans."""
+    scans, channels = search.snr.shape
+    on = [s for s in range(scans) if s in rules.on_scans]
+    off = [s for s in range(scans) if s not in rules.on_scans]
     if not on:
         return -np.inf
-    best_on = search.snr[on].max(axis=0)
     if not off:
-        return float(best_on.max())
-    best_off = maximum_filter1d(search.snr[off].max(axis=0), size=2 * window + 1, mode="nearest")
-    return float((best_on - best_off).max())
+        return float(search.snr[on].max())
+    size = 2 * rules.contrast_window + 1
+    nearby = {o: maximum_filter1d(search.snr[o], size=size, mode="nearest") for o in off}
+    positions = np.arange(channels)
+    best = -np.inf
+    for scan in on:
+        evidence = np.full(channels, -np.inf, np.float32)
+        for other, local in nearby.items():
+            moved = positions + search.drift[scan] * rules.elapsed(scan, other)
+            inside = (moved > -0.5) & (moved < channels - 0.5)
+            carried = np.where(
+                inside, local[np.clip(np.rint(moved), 0, channels - 1).astype(int)], -np.inf
+            )
+            evidence = np.maximum(evidence, np.maximum(local, carried))
+        best = max(best, float((search.snr[scan] - evidence).max()))
+    return best
 
 
 def score_cadence(search: ScanSearch, rules: EventRules) -> CadenceResult:
@@ -239,7 +257,7 @@ def score_cadence(search: ScanSearch, rules: EventRules) -> CadenceResult:
         find_hits(search, floor, rules.hit_window, rules.top_hits), rules, search.drift_step
     )
     level = max((h.level for h in hits), default=0)
-    ranking_contrast = contrast(search, rules.on_scans, rules.contrast_window)
+    ranking_contrast = contrast(search, rules)
     score = cadence_score(hits, rules, search.drift_step, ranking_contrast)
     return CadenceResult(level, score, hits)
 

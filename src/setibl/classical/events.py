@@ -44,9 +44,11 @@ few channels away.
 
 A cadence with no ON hit at all above ``snr_threshold`` scores in (-2, -1), by the ON-OFF
 contrast of its S/N maps (:func:`setibl.classical.dedoppler.contrast`, below the hit threshold
-too: the best ON S/N minus the best OFF S/N within ``contrast_window`` channels), mapped as
-``-1.5 + 0.5 c / (|c| + 10)``: faint or curved needles that no straight track lifts above the
-threshold still rank above empty and RFI-only cadences (without maps: -1.5).
+too: the best ON S/N minus the best OFF S/N within ``contrast_window`` channels of the same
+channel or of where its drift leads), mapped as ``-1.5 + 0.5 c / (|c| + 10)``: faint or curved
+needles that no straight track lifts above the threshold still rank above empty cadences and
+others whose ON scans hold nothing above the threshold either (without maps: -1.5). A
+cadence with any vetoed ON hit above the threshold ranks above the whole tier.
 Every map is strictly increasing and unbounded maps stay distinct in float64, so strong
 cadences do not tie.
 """
