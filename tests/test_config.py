@@ -140,12 +140,16 @@ def test_every_shipped_config_is_valid():
         ("train.verbose=3", "train.verbose"),
         ("scan.gpus_per_unit=-0.5", "scan.gpus_per_unit"),
         ("scan.gpus_per_unit=1.5", "scan.gpus_per_unit"),  # Ray: a fraction or whole GPUs
+        # on Ray, where a GPU count is allowed at all: infinite or not a number is no count
+        (('scan.backend="ray"', "scan.gpus_per_unit=inf"), "scan.gpus_per_unit"),
+        (('scan.backend="ray"', "scan.gpus_per_unit=nan"), "scan.gpus_per_unit"),
         ("scan.gpus_per_unit=0.5", "scan.gpus_per_unit"),  # the default backend is processes
     ],
 )
 def test_out_of_range_values_name_the_key(override, named):
+    overrides = [override] if isinstance(override, str) else list(override)
     with pytest.raises(ConfigError, match=f"'{named}'"):
-        apply_overrides(Config(), [override])
+        apply_overrides(Config(), overrides)
 
 
 def test_gpus_per_unit_is_asked_of_ray_only():

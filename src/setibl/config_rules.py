@@ -4,6 +4,7 @@ Every error names the key, the rule and the value."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -267,10 +268,10 @@ def _validate_scan(scan: ScanConfig) -> None:
             f"config key 'scan.backend': expected serial, processes or ray, got {scan.backend!r}"
         )
     gpus = scan.gpus_per_unit
-    if gpus < 0 or (gpus > 1 and gpus != int(gpus)):
+    if not valid_gpu_count(gpus):
         raise ConfigError(
-            f"config key 'scan.gpus_per_unit': must be >= 0, a fraction below 1 or a whole "
-            f"number (Ray's rule), got {gpus}"
+            f"config key 'scan.gpus_per_unit': must be a finite number >= 0, a fraction below 1 "
+            f"or a whole number (Ray's rule), got {gpus}"
         )
     if gpus and scan.backend != "ray":
         raise ConfigError(
@@ -278,6 +279,11 @@ def _validate_scan(scan: ScanConfig) -> None:
             f"is {scan.backend!r}; use --backend ray, or 0 (serial and processes workers use "
             "whatever GPUs TensorFlow sees)"
         )
+
+
+def valid_gpu_count(gpus: float) -> bool:
+    """Whether Ray can ask for ``gpus`` GPUs per task: finite, >= 0, below 1 or whole."""
+    return math.isfinite(gpus) and gpus >= 0 and (gpus <= 1 or float(gpus).is_integer())
 
 
 def _choice(key: str, value: str, choices: tuple[str, ...]) -> None:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import pytest
 
 from setibl.errors import ConfigError
+from setibl.jobs import executor as executor_module
 from setibl.jobs.executor import Executor, start_method
 
 
@@ -85,12 +86,45 @@ def test_gpus_outside_ray_are_a_config_error(backend):
         Executor("ray", 2, gpus_per_item=-1.0)
 
 
+@pytest.mark.parametrize("gpus", [float("inf"), float("nan"), -1.0, 1.5])
+def test_a_gpu_count_ray_cannot_ask_for_is_a_config_error(gpus):
+    with pytest.raises(ConfigError, match="GPUs per item: must be a finite number >= 0"):
+        Executor("ray", 2, gpus_per_item=gpus)
+
+
 def test_gpus_a_ray_cluster_lacks_are_an_error_not_a_wait():
     ray = pytest.importorskip("ray")
     executor = Executor("ray", 1, gpus_per_item=64.0)  # more than the embedded Ray here has
-    with pytest.raises(ConfigError, match="scan.gpus_per_unit.*offers"):
+    with pytest.raises(ConfigError, match="GPUs per item: 64 GPU.*largest live node"):
         list(executor.map(square_and_pid, range(2)))
     assert not ray.is_initialized()
+
+
+class TwoOneGpuNodes:
+    """A joined Ray cluster (nothing to stop) of two live 1-GPU nodes and a dead 4-GPU one:
+    three GPUs in all, but no node where a 2-GPU task could run."""
+
+    @staticmethod
+    def cluster_resources() -> dict[str, float]:
+        return {"CPU": 8.0, "GPU": 2.0}  # Ray's totals count live nodes only
+
+    @staticmethod
+    def nodes() -> list[dict]:
+        return [
+            {"Alive": True, "Resources": {"CPU": 4.0, "GPU": 1.0}},
+            {"Alive": True, "Resources": {"CPU": 4.0, "GPU": 1.0}},
+            {"Alive": False, "Resources": {"CPU": 4.0, "GPU": 4.0}},
+        ]
+
+
+def test_gpus_no_single_live_node_has_are_an_error_whatever_the_cluster_total(monkeypatch):
+    monkeypatch.setattr(executor_module, "_start_ray", lambda *_: (TwoOneGpuNodes, None))
+    executor = Executor("ray", 2, gpus_per_item=2.0, gpus_name="config key 'scan.gpus_per_unit'")
+    with pytest.raises(ConfigError) as raised:
+        list(executor.map(square_and_pid, range(2)))
+    message = str(raised.value)
+    assert message.startswith("config key 'scan.gpus_per_unit': 2 GPU(s) per task")
+    assert "largest live node of the Ray cluster has 1;" in message and "\n" not in message
 
 
 def test_ray_workers_run_the_initializer_once_each(tmp_path):

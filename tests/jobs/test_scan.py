@@ -447,6 +447,7 @@ def test_only_units_that_score_windows_ask_ray_for_gpus():
     assert len(lines) == 1 and "scan.gpus_per_unit" in lines[0]  # said once, not silently
     learned = scan_executor(config.scan, "/runs/r", lines.append)
     assert learned.ray_options()["num_gpus"] == 0.5 and learned.initializer is not None
+    assert "scan.gpus_per_unit" in learned.gpus_name  # Ray's refusals name the key to change
     assert len(lines) == 1
     default = scan_executor(load_config(None, ['scan.backend="ray"']).scan, "/runs/r", print)
     assert "num_gpus" not in default.ray_options()  # 0 by default: CPU

@@ -9,8 +9,8 @@ Processes start with ``fork`` only while TensorFlow has not been imported in thi
 fork after TensorFlow's thread pools exist can deadlock); otherwise ``forkserver`` (POSIX) or
 ``spawn``. Ray (``pip install 'setibl[ray]'``) starts an embedded local instance sized to
 ``workers`` unless ``ray_address`` joins an existing cluster; ``gpus_per_item`` > 0 makes every
-task ask Ray for that many GPUs (a fraction: several tasks share one), and a cluster offering
-fewer is an error rather than tasks that wait forever.
+task ask Ray for that many GPUs (a fraction: several tasks share one), and a cluster none of
+whose live nodes offers that many is an error rather than tasks that wait forever.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from setibl.config_rules import valid_gpu_count
 from setibl.errors import ConfigError
 
 Item = TypeVar("Item")
@@ -51,7 +52,8 @@ class Executor:
     """Where work runs: ``backend`` serial | processes | ray, with ``workers`` workers.
 
     ``initializer`` runs once in every process worker (e.g. to load a model); Ray workers run it
-    before their first unit. ``gpus_per_item``: GPUs each Ray task asks for (Ray only; 0: none).
+    before their first unit. ``gpus_per_item``: GPUs each Ray task asks for (Ray only; 0: none);
+    ``gpus_name``: what the caller calls that setting, used in the messages about it.
     """
 
     backend: str = "processes"
@@ -61,6 +63,7 @@ class Executor:
     ray_address: str | None = None
     in_flight_per_worker: int = 2
     gpus_per_item: float = 0.0
+    gpus_name: str = "GPUs per item"
 
     def __post_init__(self) -> None:
         if self.backend not in BACKENDS:
@@ -68,12 +71,15 @@ class Executor:
         if self.workers < 1:
             raise ConfigError(f"workers must be >= 1, got {self.workers}")
         start_method(self.start)
-        if self.gpus_per_item < 0:
-            raise ConfigError(f"GPUs per item must be >= 0, got {self.gpus_per_item}")
+        if not valid_gpu_count(self.gpus_per_item):
+            raise ConfigError(
+                f"{self.gpus_name}: must be a finite number >= 0, a fraction below 1 or a whole "
+                f"number (Ray's rule), got {self.gpus_per_item}"
+            )
         if self.gpus_per_item and self.backend != "ray":
             raise ConfigError(
-                f"{self.gpus_per_item} GPU(s) per item are asked of Ray, but the backend is "
-                f"{self.backend!r}"
+                f"{self.gpus_name}: {self.gpus_per_item:g} GPU(s) per task are asked of Ray, but "
+                f"the backend is {self.backend!r}"
             )
 
     def ray_options(self) -> dict[str, Any]:
@@ -111,11 +117,15 @@ class Executor:
     def _ray(self, function: Callable, items: Iterable) -> Iterator:
         ray, temp_dir = _start_ray(self.workers, self.ray_address)
         try:
-            offered = ray.cluster_resources().get("GPU", 0.0)
-            if self.gpus_per_item > offered:
+            # a task runs on one node: the cluster's total over nodes is no promise
+            largest = max(
+                (node["Resources"].get("GPU", 0.0) for node in ray.nodes() if node["Alive"]),
+                default=0.0,
+            )
+            if self.gpus_per_item > largest:
                 raise ConfigError(
-                    f"config key 'scan.gpus_per_unit': {self.gpus_per_item} GPU(s) per unit, but "
-                    f"the Ray cluster offers {offered:g}; tasks would wait forever"
+                    f"{self.gpus_name}: {self.gpus_per_item:g} GPU(s) per task, but the largest "
+                    f"live node of the Ray cluster has {largest:g}; tasks would wait forever"
                 )
             remote = ray.remote(**self.ray_options())(_ray_unit)
             pending: deque = deque()

@@ -167,6 +167,7 @@ def scan_executor(settings: ScanConfig, run: str | None, log=print) -> Executor:
         initializer=LoadScorer(run, settings.batch_size) if run else None,
         ray_address=settings.ray_address or None,
         gpus_per_item=gpus,
+        gpus_name="config key 'scan.gpus_per_unit'",
     )
 
 
