@@ -5,15 +5,19 @@ Usage: python benchmarks/scan_memory.py [DIR] [--size-gb 4] [--format fil|h5]
        [--backend serial] [--workers 1] [--keep]
 
 Writes a cadence of six Breakthrough Listen high-resolution scans (2^20 channels of 2.79 Hz per
-coarse channel, 16 steps of 18.25 s: 64 MiB a coarse channel, so 4 GB is 64 coarse channels,
-the size of a BL high-resolution product) one coarse channel at a time, never holding a file in
-memory: Gaussian noise (mean 10, std 1), 4 needles of S/N 30-60 in the ON scans drifting up to
-1 Hz/s through the whole cadence, 2 RFI lines in all six scans. Then runs ``setibl scan`` on it in
-a child process and prints: the peak resident memory of its largest process (the process's own
-high-water mark, VmHWM) and the peak of the child and all its descendants summed (both sampled
-every 0.2 s; the sum is the whole scan's footprint with several workers), the wall time, the
-needles found (in the top 10, within 2 channels and one drift step) and the RFI lines reported.
-The files are deleted afterwards unless ``--keep``.
+coarse channel, 16 steps of 18.25 s: 64 MiB (67 MB) a coarse channel, so 4 GB is 60 coarse
+channels; a whole BL high-resolution product has 64, 4.3 GB) one coarse channel at a time, never
+holding a file in memory: Gaussian noise (mean 10, std 1), 4 needles of S/N 30-60 in the ON scans
+drifting up to 1 Hz/s through the whole cadence, 2 RFI lines in all six scans. Then runs
+``setibl scan`` on it in a child process and prints: the peak resident memory of its largest
+process (the process's own high-water mark, VmHWM) and the peak of the child and all its
+descendants summed (both sampled every 0.2 s; the sum is the whole scan's footprint with several
+workers), the wall time, the needles found (in the top 10, within 2 channels and one drift step)
+and the RFI lines reported.
+
+The script works in DIR (default: a fresh temporary folder); a DIR that exists must be empty, so
+that nothing of the user's is ever deleted. Afterwards it deletes what it made there (``files/``,
+``out/``, and DIR itself when it made DIR) unless ``--keep``.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -192,17 +197,53 @@ def check(folder: Path, out: Path, grid) -> dict:
     }
 
 
+MADE_HERE = ("files", "out")  # what the script writes in its folder, and deletes afterwards
+
+
+def work_folder(requested: str | None) -> tuple[Path, bool]:
+    """The folder to work in and whether this script made it: a fresh temporary one when none
+    is ``requested``; a requested one that exists must be empty (exit otherwise), since the
+    script deletes what it made there afterwards."""
+    if requested is None:
+        return Path(tempfile.mkdtemp(prefix="setibl-bench-scan-memory-")), True
+    folder = Path(requested)
+    if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
+        sys.exit(
+            f"{folder}: must be an empty folder or not exist yet (the benchmark writes and "
+            "then deletes its files there); give another DIR or none for a temporary one"
+        )
+    made = not folder.exists()
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder, made
+
+
+def clean(folder: Path, made: bool) -> None:
+    """Delete what the script made in ``folder``, and ``folder`` too when the script made it
+    and nothing else was put there meanwhile."""
+    for name in MADE_HERE:
+        shutil.rmtree(folder / name, ignore_errors=True)
+    if made:
+        with contextlib.suppress(OSError):  # not empty: something not ours is there now
+            folder.rmdir()
+
+
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("folder", nargs="?", default="/tmp/setibl-bench-scan-memory")
+    parser = argparse.ArgumentParser(
+        description=__doc__.splitlines()[0],
+        epilog="DIR: where the files are written (default: a fresh temporary folder); an "
+        "existing DIR must be empty. Only what the script made there is deleted afterwards.",
+    )
+    parser.add_argument("folder", nargs="?", default=None, metavar="DIR")
     parser.add_argument("--size-gb", type=float, default=4.0, help="size of each file (GB)")
     parser.add_argument("--format", choices=("fil", "h5", "h5-bitshuffle"), default="fil")
     parser.add_argument("--backend", default="serial")
     parser.add_argument("--workers", type=int, default=1)
-    parser.add_argument("--keep", action="store_true", help="keep the files (default: delete)")
+    parser.add_argument(
+        "--keep", action="store_true", help="keep the files (default: delete what was made)"
+    )
     args = parser.parse_args()
-    folder = Path(args.folder)
     grid = grid_for(args.size_gb)
+    folder, made = work_folder(args.folder)
     start = time.perf_counter()
     try:
         paths = make(folder / "files", args.size_gb, args.format)
@@ -220,8 +261,10 @@ def main() -> None:
         )
         emit("scan_memory", figures)
     finally:
-        if not args.keep:
-            shutil.rmtree(folder, ignore_errors=True)
+        if args.keep:
+            print(f"files kept in {folder}")
+        else:
+            clean(folder, made)
 
 
 if __name__ == "__main__":
