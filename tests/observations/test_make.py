@@ -99,3 +99,46 @@ def test_the_same_seed_makes_the_same_files(tmp_path, made):
     np.testing.assert_array_equal(ours[0][2], theirs[0][2])
     listing = pd.read_csv(tmp_path / "cadences.csv")
     assert list(listing["path"]) == sorted(p.name for p in tmp_path.glob("c0000_*"))
+
+
+SMALL = Grid(coarse_channels=3, fine_channels=16, time_steps=4)
+
+
+def _block(coarse, shape=(4, 16)):
+    return coarse, np.full(shape, coarse, np.float32)
+
+
+@pytest.mark.parametrize("file_format", FORMATS)
+@pytest.mark.parametrize(
+    ("blocks", "said"),
+    [
+        ([_block(0), _block(1, (4, 8)), _block(2)], r"coarse channel 1 has shape \(4, 8\)"),
+        ([_block(0), _block(1, (16, 4)), _block(2)], r"coarse channel 1 has shape \(16, 4\)"),
+        ([_block(0), _block(1), _block(1), _block(2)], "coarse channel 1 is given twice"),
+        ([_block(0), _block(2)], r"coarse channel\(s\) 1 never given"),
+        ([_block(0), _block(1), _block(2), _block(3)], "coarse channel 3 is outside"),
+        ([_block(-1), _block(0), _block(1), _block(2)], "coarse channel -1 is outside"),
+    ],
+)
+def test_blocks_off_the_grid_are_refused_naming_the_file_and_leave_none(
+    tmp_path, file_format, blocks, said
+):
+    from setibl.errors import DataError
+    from setibl.observations.make import write_blocks
+
+    path = tmp_path / f"scan.{file_format}"
+    with pytest.raises(DataError, match=f"^{path}: .*{said}"):
+        write_blocks(path, SMALL, 0, iter(blocks), file_format)
+    assert list(tmp_path.iterdir()) == []  # neither the file nor its temporary
+
+
+@pytest.mark.parametrize("file_format", FORMATS)
+def test_blocks_in_any_order_land_in_their_coarse_channels(tmp_path, file_format):
+    from setibl.observations.make import write_blocks
+
+    path = write_blocks(
+        tmp_path / f"s.{file_format}", SMALL, 0, [_block(c) for c in (2, 0, 1)], file_format
+    )
+    got = {c: b for c, _, b in coarse_blocks(path, cadence_headers([path])[0], 3)}
+    for coarse in range(3):
+        np.testing.assert_array_equal(got[coarse], np.full((4, 16), coarse, np.float32))

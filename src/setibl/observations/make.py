@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -244,6 +244,7 @@ def _write_fil(path: Path, header: dict, blocks, grid: Grid) -> None:
             samples = np.memmap(tmp, np.float32, "r+", len(text), shape)
             start = coarse * grid.fine_channels
             samples[:, 0, start : start + grid.fine_channels] = block
+            samples.flush()  # on disk before the mapping goes and the file is renamed into place
             del samples
 
 
@@ -280,11 +281,49 @@ def write_blocks(
         raise DataError(f"file format {file_format!r}: expected one of {FORMATS}")
     path = Path(path)
     header = _header(grid, scan, source)
+    blocks = _checked_blocks(path, blocks, grid)
     if file_format == "fil":
         _write_fil(path, header, blocks, grid)
     else:
         _write_h5(path, header, blocks, grid, compress=file_format == "h5-bitshuffle")
     return path
+
+
+def _checked_blocks(
+    path: Path, blocks: Iterable[tuple[int, np.ndarray]], grid: Grid
+) -> Iterator[tuple[int, np.ndarray]]:
+    """``blocks`` as given, checked on the way: each of shape (time_steps, fine_channels) and
+    each coarse channel of the grid written exactly once (a ``DataError`` naming ``path``
+    otherwise, raised while the file is still a temporary one, so none is left behind)."""
+    expected = (grid.time_steps, grid.fine_channels)
+    written: set[int] = set()
+    for coarse, block in blocks:
+        if not 0 <= coarse < grid.coarse_channels:
+            raise DataError(
+                f"{path}: coarse channel {coarse} is outside the grid's "
+                f"0..{grid.coarse_channels - 1}"
+            )
+        if coarse in written:
+            raise DataError(f"{path}: coarse channel {coarse} is given twice; each goes once")
+        if np.shape(block) != expected:
+            raise DataError(
+                f"{path}: block of coarse channel {coarse} has shape {np.shape(block)}; the grid's "
+                f"is (time steps, fine channels) = {expected}"
+            )
+        written.add(coarse)
+        yield coarse, block
+    missing = sorted(set(range(grid.coarse_channels)) - written)
+    if missing:
+        raise DataError(
+            f"{path}: coarse channel(s) {_listed(missing)} never given; each of the grid's "
+            f"{grid.coarse_channels} goes once"
+        )
+
+
+def _listed(values: Sequence[int], shown: int = 8) -> str:
+    """``values`` comma-separated, the first ``shown`` only (a count of the rest after)."""
+    text = ", ".join(map(str, values[:shown]))
+    return text + (f" and {len(values) - shown} more" if len(values) > shown else "")
 
 
 def write_cadence(
