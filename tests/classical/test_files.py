@@ -259,3 +259,49 @@ def test_a_search_that_can_find_nothing_names_the_file():
     check_drift_range("mid.h5", mid, 40.0, 1e-5)  # drifting lines searched
     high = Header(6000.0, -DF_HZ * 1e-6, DT_S, 16, 2**20)  # ~0.01 Hz/s a step
     check_drift_range("high.h5", high, 4.0, 1e-5)
+
+
+@pytest.mark.parametrize("odd_coarse", [1, 4])
+def test_cadence_files_split_into_other_coarse_channels_are_named(tmp_path, odd_coarse):
+    """Same channels, but scan 3's ``nfpc`` splits them into fewer or more coarse channels."""
+    from setibl.classical.files import search_cadence_files
+    from setibl.observations.make import Grid, write_blocks
+
+    usual = Grid(coarse_channels=2, fine_channels=64, time_steps=16)
+    rng = np.random.default_rng(3)
+    paths = []
+    for scan in range(6):
+        grid = usual if scan != 3 else Grid(odd_coarse, 128 // odd_coarse, time_steps=16)
+        blocks = (
+            (c, rng.standard_normal((16, grid.fine_channels)).astype(np.float32))
+            for c in range(grid.coarse_channels)
+        )
+        paths.append(write_blocks(tmp_path / f"s{scan}.h5", grid, scan, blocks, "h5"))
+    width = 128 // odd_coarse
+    with pytest.raises(DataError, match=f"s3.h5: coarse channel 0 of {width} channels .*s0.h5"):
+        search_cadence_files(paths, min_drift_hz_per_s=0.0)
+
+
+def _blocks(count: int):
+    return iter([(c, c * 64, np.zeros((16, 64), np.float32)) for c in range(count)])
+
+
+@pytest.mark.parametrize(
+    ("counts", "named", "said"),
+    [
+        ((2, 2, 1), "c.fil", "end before those of a.fil"),
+        ((2, 3, 3), "b.fil", "beyond the last of a.fil"),
+    ],
+)
+def test_cadence_files_whose_blocks_end_apart_are_named(counts, named, said):
+    from setibl.classical.files import _search_next_blocks
+
+    streams = [_blocks(count) for count in counts]
+    paths = ["a.fil", "b.fil", "c.fil"]
+    with pytest.raises(DataError, match=f"^{named}: .*{said}"):
+        while _search_next_blocks(streams, paths, True, 1.0, 0, "mad"):
+            pass
+    streams = [_blocks(2) for _ in paths]
+    assert [
+        s[0] for s in iter(lambda: _search_next_blocks(streams, paths, True, 1.0, 0, "mad"), None)
+    ] == [0, 1]  # files that end together end the search

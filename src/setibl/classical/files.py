@@ -22,7 +22,7 @@ one coarse channel at a time, so a 4 GB file never sits in memory at once.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -161,25 +161,60 @@ def search_file(
 
 
 def _search_next_blocks(
-    streams: Sequence, paths: Sequence, blank_dc: bool, max_drift_ch: float, bandpass, noise
-) -> tuple[int, int, int, int, list] | None:
+    streams: Sequence[Iterator[tuple[int, int, np.ndarray]]],
+    paths: Sequence[str | os.PathLike],
+    blank_dc: bool,
+    max_drift_ch: float,
+    bandpass_window: int,
+    noise: str,
+) -> tuple[int, int, int, int, list[tuple[ScanSearch, int]]] | None:
     """The next coarse channel of every file searched, one file's block in memory at a time
     (read, prepared, searched, dropped: only the S/N maps stay): (coarse index, first channel,
     channels and padded rows of the first file, [(ScanSearch, largest drift index)] a file);
-    None at the end."""
+    None when every file has ended. A file whose block is another coarse channel or width than
+    the first file's, or whose blocks end before or after the first file's, is a DataError
+    naming it (its header splits the channels otherwise, e.g. another ``nfpc``)."""
     searches = []
-    for stream, path in zip(streams, paths, strict=True):
+    coarse = first_channel = fine = padded = 0  # the first file's, set by its block
+    for index, (stream, path) in enumerate(zip(streams, paths, strict=True)):
         item = next(stream, None)
         if item is None:
+            if index:
+                raise DataError(
+                    f"{path}: its coarse channels end before those of {paths[0]}; the files "
+                    "of a cadence must split into the same coarse channels"
+                )
+            _check_all_ended(streams[1:], paths[1:], paths[0])
             return None
-        coarse, first_channel, block = item
+        index_here, first_here, block = item
         del item
+        if not index:
+            coarse, first_channel, fine = index_here, first_here, block.shape[1]
+        elif (index_here, block.shape[1]) != (coarse, fine):
+            raise DataError(
+                f"{path}: coarse channel {index_here} of {block.shape[1]} channels where "
+                f"{paths[0]} has coarse channel {coarse} of {fine}; the files of a cadence "
+                "must split into the same coarse channels"
+            )
         block = prepare_block(block, path, blank_dc)
-        if not searches:  # the first file's shape is the cadence's (turboSETI's scan length)
-            padded, fine = block.shape
-        searches.append(scan_search(block, max_drift_ch, bandpass, noise))
+        if not index:  # the first file's rows are the cadence's (turboSETI's scan length)
+            padded = block.shape[0]
+        searches.append(scan_search(block, max_drift_ch, bandpass_window, noise))
         del block
     return coarse, first_channel, fine, padded, searches
+
+
+def _check_all_ended(
+    streams: Sequence[Iterator], paths: Sequence[str | os.PathLike], first: str | os.PathLike
+) -> None:
+    """DataError naming the first of ``paths`` whose stream still has a block after ``first``'s
+    ended."""
+    for stream, path in zip(streams, paths, strict=True):
+        if next(stream, None) is not None:
+            raise DataError(
+                f"{path}: has coarse channels beyond the last of {first}; the files of a "
+                "cadence must split into the same coarse channels"
+            )
 
 
 def search_cadence_files(
