@@ -160,7 +160,11 @@ def predict_workflow(
     submitted = json.loads(summary.read_text()).get("submitted", "tta")
     records = Path(source)
     with tempfile.TemporaryDirectory(prefix="setibl-predict-") as scratch:
-        if not is_records_folder(records):
+        own = None if is_records_folder(records) else own_test_shards(run, config, source)
+        if own is not None:
+            records = own
+            log(f"scoring the run's own shards of {source}'s test split in {records}")
+        elif not is_records_folder(records):
             # shards are cached in the run folder; the shipped model's folder is left alone
             cache = Path(scratch) if is_default_model(run) else run / "predict-shards"
             records = cache / path_digest(Path(source).resolve())
@@ -214,6 +218,41 @@ def _predict_records(
         index = pd.read_csv(records / INDEX_FILE, dtype={"id": str})
         expected = list(index.loc[index["split"] == "test", "id"])
     return write_submission(submission, out, expected)
+
+
+def own_test_shards(run: Path, config: Config, source: str | os.PathLike) -> Path | None:
+    """The shards ``run`` trained from, when they hold ``source``'s test split as it is now
+    (same files, same layout and encoding): a run scoring the folder it was trained on need not
+    shard its test split again. None otherwise."""
+    from setibl.data.kaggle import validate
+    from setibl.learned.records import MANIFEST_FILE, PLAN_FILE, source_fingerprint
+
+    info = run / "run.json"
+    if not info.is_file():
+        return None
+    records = Path(json.loads(info.read_text()).get("records", ""))
+    plan_file = records / PLAN_FILE
+    if not (plan_file.is_file() and (records / MANIFEST_FILE).is_file()):
+        return None
+    plan = json.loads(plan_file.read_text())
+    same_spec = (
+        plan.get("layout") == config.records.layout
+        and plan.get("encoding") == config.records.encoding
+        and plan.get("resize", []) == list(config.records.resize)
+    )
+    if not same_spec or "test" not in plan.get("sources", {}):
+        return None
+    report = validate(
+        source,
+        config.cadence_shape,
+        splits=("test",),
+        workers=config.data.load_workers,
+        values=False,  # as shard_data reads it: ids, labels, headers, sizes
+    )
+    test = report.tables.get("test")
+    if report.problems or test is None or not len(test):
+        return None
+    return records if source_fingerprint(test) == plan["sources"]["test"] else None
 
 
 def training_batch(run: str | os.PathLike, config: Config) -> int:
