@@ -82,7 +82,7 @@ def export(run: Path, description: dict) -> Path:
         (staging / f"fold-{fold}").mkdir()
         shutil.copy2(run / f"fold-{fold}" / WEIGHTS, staging / f"fold-{fold}" / WEIGHTS)
     metrics = json.loads((run / "metrics.json").read_text())
-    size = sum(p.stat().st_size for p in staging.rglob("*") if p.is_file())
+    size = sum(p.stat().st_size for p in staging.rglob(WEIGHTS))
     model = {
         **description,
         "seed": config.run.seed,
@@ -92,15 +92,50 @@ def export(run: Path, description: dict) -> Path:
         "folds": config.train.folds,
         "epochs": config.train.epochs,
         "oof_auc_on_synth": metrics.get("oof_auc"),
-        "bytes": size,
+        "weights_bytes": size,
     }
     old = BUNDLE / "model.json"
     if old.is_file():  # benchmark figures stay until measured again
         model.setdefault("benchmark", json.loads(old.read_text()).get("benchmark"))
-    (staging / "model.json").write_text(json.dumps(model, indent=1, sort_keys=True) + "\n")
+    write_description(staging, model)
     shutil.rmtree(BUNDLE, ignore_errors=True)
     staging.rename(BUNDLE)
     return BUNDLE
+
+
+def write_description(folder: Path, model: dict) -> None:
+    """model.json (every figure) and README.md (the same for people) in the bundle."""
+    (folder / "model.json").write_text(json.dumps(model, indent=1, sort_keys=True) + "\n")
+    synth = model["synth"]
+    lines = [
+        "# The shipped default model",
+        "",
+        "`setibl predict default DATA --out sub.csv`, `setibl scan ... --model default`,",
+        '`model.init = "default"`. A run folder: config.toml, metrics.json, one',
+        f"`fold-k/{WEIGHTS}` per fold ({model['folds']} folds, averaged);",
+        f"{model['weights_bytes']:,} bytes of weights.",
+        "",
+        f"Trained on our own synth only (never on setigen or Kaggle data): {synth['n_train']:,}",
+        f"cadences, {synth['needle_fraction']:.0%} with a needle of S/N {synth['snr_min']:g} to",
+        f"{synth['snr_max']:g} (paths {', '.join(synth['needle_kinds'])}), RFI in",
+        f"{synth['rfi_fraction']:.0%} of cadences (kinds {', '.join(synth['rfi_kinds'])}); seed",
+        f"{model['seed']}. Layout {model['layout']}, backbone {model['backbone']},",
+        f"{model['epochs']} epochs; OOF AUC on that synth {model['oof_auc_on_synth']:.3f}.",
+        "",
+        f"Made by `{model['made_by']}` in {model['wall_s'] / 60:.0f} minutes:",
+        "",
+        *[f"    {command}" for command in model["commands"]],
+    ]
+    benchmark = model.get("benchmark")
+    if benchmark:
+        lines += ["", "Cross-generator benchmark (setigen-made, test split):", ""]
+        lines += [f"    {benchmark['command']}", ""]
+        lines += ["| detector | AUC | recall at 1% FPR |", "| --- | --- | --- |"]
+        for name, figures in benchmark.items():
+            if isinstance(figures, dict):
+                auc, recall = figures["auc"], figures["recall_at_1pct_fpr"]
+                lines.append(f"| {name} | {auc:.3f} | {recall:.3f} |")
+    (folder / "README.md").write_text("\n".join(lines) + "\n")
 
 
 def record_quality(quality: Path, command: str) -> None:
@@ -113,7 +148,7 @@ def record_quality(quality: Path, command: str) -> None:
         "command": command,
         **{name: {k: results[name].get(k) for k in keys} for name in results},
     }
-    model_file.write_text(json.dumps(model, indent=1, sort_keys=True) + "\n")
+    write_description(BUNDLE, model)
     print(f"benchmark figures -> {model_file}")
 
 
