@@ -1,6 +1,7 @@
 """Detection quality of every detector, side by side, on the setigen-made evaluation set.
 
-Usage: python benchmarks/quality.py [DATA] [--run RUN] [--markdown FILE] [--work DIR]
+Usage: python benchmarks/quality.py [DATA] [--run RUN] [--records SHARDS] [--markdown FILE]
+      [--work DIR]
        [--n-train 2000] [--n-test 1000] [--seed 2026] [--workers 2]
 
 DATA (default data/xgen) is made by benchmarks/setigen_cadences.py when it holds no
@@ -12,7 +13,8 @@ used as it is. Detectors, each scoring the test split:
 - dedoppler: ``setibl dedoppler DATA --split test --filter-level 0`` (score = best ON S/N minus
   the OFF S/N at the places its drift predicts, read from its events file where there is one:
   the [0, 1] prediction ranks the same but ties among strong cadences).
-- cnn (with ``--run RUN``): ``setibl predict RUN DATA``; RUN is passed through as given.
+- cnn (with ``--run RUN``): ``setibl predict RUN DATA``; RUN is passed through as given
+  (the word ``default`` scores the shipped default model).
 - blend (with ``--run``): the mean of the CNN's and de-Doppler's normalised ranks, an
   unweighted rank average (no labels needed, so it cannot overfit the test split).
 Figures per detector: AUC; recall at the score threshold that gives 1% false positives over
@@ -169,6 +171,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("data", nargs="?", default="data/xgen")
     parser.add_argument("--run", help="a trained run (or 'default') for the CNN and the blend")
+    parser.add_argument(
+        "--records",
+        help="shards of DATA's test split in the run's layout, scored in place of DATA "
+        "(saves sharding it again; e.g. the shards of a run trained on DATA)",
+    )
     parser.add_argument("--markdown", help="also write the table as markdown to this file")
     parser.add_argument("--work", default="runs/quality", help="folder for the score files")
     parser.add_argument("--n-train", type=int, default=Recipe.n_train)
@@ -202,7 +209,8 @@ def main() -> None:
         else read_scores(work / "dedoppler.csv", table["id"])
     )
     if args.run:
-        run_cli("predict", args.run, str(data), "--out", str(work / "cnn.csv"))
+        source = args.records or str(data)
+        run_cli("predict", args.run, source, "--out", str(work / "cnn.csv"))
         scores["cnn"] = read_scores(work / "cnn.csv", table["id"])
         ranks = [rankdata(scores[n]) / len(table) for n in ("cnn", "dedoppler")]
         scores["blend"] = np.mean(ranks, axis=0)

@@ -1,4 +1,5 @@
-"""The built wheel, installed outside the checkout, carries its configs and runs."""
+"""The built wheel, installed outside the checkout, carries its configs and default model,
+and runs."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from setibl.config import bundled_configs
-from tests.conftest import TINY_RUN_OVERRIDES
+from tests.conftest import TINY_RUN_OVERRIDES, write_kaggle_folder
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -106,3 +107,19 @@ def test_wheel_trains_a_tiny_run(installed):
     )
     assert "OOF AUC" in train.stdout
     assert (elsewhere / "run" / "submission.csv").is_file()
+
+
+def test_wheel_ships_the_default_model_and_predicts_with_it(installed):
+    from setibl.learned.scorer import DEFAULT_MODEL_DIR
+
+    site, elsewhere = installed
+    bundled = {
+        p.relative_to(DEFAULT_MODEL_DIR) for p in DEFAULT_MODEL_DIR.rglob("*") if p.is_file()
+    }
+    shipped = site / "setibl" / "default_model"
+    assert {p.relative_to(shipped) for p in shipped.rglob("*") if p.is_file()} == bundled
+    data = write_kaggle_folder(elsewhere / "full", n_train=0, n_test=3, shape=(6, 273, 256))
+    setibl = site / "bin" / "setibl"
+    _run(setibl, "predict", "default", data, "--out", "sub.csv", cwd=elsewhere, site=site)
+    scored = (elsewhere / "sub.csv").read_text().splitlines()
+    assert len(scored) == 4 and scored[0] == "id,target"

@@ -102,6 +102,9 @@ class AugmentConfig:
 class ModelConfig:
     backbone: str = "efficientnet_b6"
     weights: str = "imagenet"  # "imagenet", "none" or a path to a weights file
+    # weights a new run starts from: "none" (reference), "default" (the shipped model), a run
+    # folder (its fold 0) or a .weights.h5 file; layout, backbone and input shape must agree
+    init: str = "none"
     head_units: int = 32
     head_dropout: float = 0.0
     label_smoothing: float = 0.01

@@ -303,6 +303,13 @@ def _validate_recipe(config: Config) -> None:
     _choice("mixup.label", mixup.label, ("or", "blend"))
     _choice("schedule.kind", schedule.kind, ("ramp_decay", "cosine"))
     _choice("schedule.optimizer", schedule.optimizer, ("adam", "adamw"))
+    if not model.init:
+        raise ConfigError("config key 'model.init': 'none', 'default', a run folder or a file")
+    if model.init != "none" and model.weights == "imagenet":
+        raise ConfigError(
+            f"config key 'model.init': {model.init!r} replaces the backbone's ImageNet weights; "
+            "set model.weights = 'none'"
+        )
     if model.gem_p < 1.0:
         raise ConfigError(f"config key 'model.gem_p': must be at least 1, got {model.gem_p}")
     if model.focal_gamma < 0:

@@ -23,3 +23,28 @@ def test_predict_changes_only_what_leaves_the_models_alone():
         check_predict_overrides(['model.backbone="small_cnn"'])
     with pytest.raises(ConfigError, match="'records.layout'"):
         check_predict_overrides(["train.tta=3", 'records.layout="all6"'])
+
+
+def test_predict_on_the_data_a_run_trained_on_scores_its_own_shards(tiny_run, tiny_data, tmp_path):
+    import os
+    import shutil
+
+    import numpy as np
+    import pandas as pd
+
+    from setibl.jobs.learned import predict_workflow
+
+    data = tmp_path / "data"
+    shutil.copytree(tiny_data, data)  # copy2: same files, sizes and times
+    lines = []
+    out = predict_workflow(tiny_run, data, tmp_path / "sub.csv", log=lines.append)
+    assert any("the run's own shards" in line for line in lines), lines
+    scored = pd.read_csv(out, dtype={"id": str})
+    submitted = pd.read_csv(tiny_run / "submission.csv", dtype={"id": str})
+    np.testing.assert_allclose(scored["target"], submitted["target"], atol=1e-6)
+    # a test file touched since: the run's shards no longer hold it, the split is sharded anew
+    first = next((data / "test").rglob("*.npy"))
+    os.utime(first, ns=(first.stat().st_atime_ns, first.stat().st_mtime_ns + 10**9))
+    lines.clear()
+    predict_workflow(tiny_run, data, tmp_path / "again.csv", log=lines.append)
+    assert any(line.startswith("sharding the test split") for line in lines), lines

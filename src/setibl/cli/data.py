@@ -96,8 +96,8 @@ def synth(
     counts = synthesize(
         config,
         out,
-        n_train,
-        n_test,
+        config.synth.n_train if n_train is None else n_train,
+        config.synth.n_test if n_test is None else n_test,
         seed=config.run.seed if seed is None else seed,
         workers=workers,
         overwrite=overwrite,

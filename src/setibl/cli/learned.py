@@ -113,7 +113,7 @@ def pseudo(run, records, rounds) -> None:
 )
 def predict(run, source, out, overrides) -> None:
     """Score SOURCE's test split with RUN's fold models (TTA or plain, as RUN submitted), with
-    RUN's own config."""
+    RUN's own config. RUN 'default' is the model shipped with setibl (trained on our synth)."""
     from setibl.jobs.learned import predict_workflow
 
     path = predict_workflow(run, source, out, log=click.echo, overrides=overrides)

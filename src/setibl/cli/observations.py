@@ -31,7 +31,8 @@ def _on_scans(text: str | None):
     "run",
     type=click.Path(file_okay=False),
     default=None,
-    help="Run folder whose fold models score the windows (default: classical only).",
+    help="Run folder whose fold models score the windows, or 'default' for the shipped model "
+    "(without --model: classical only).",
 )
 @click.option("--on", "on_scans", default=None, help="ON file indices (default: data.on_scans).")
 @click.option(

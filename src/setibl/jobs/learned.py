@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -145,16 +146,10 @@ def predict_workflow(
     validated against the expected test ids. ``overrides`` (``section.key=value``) change the
     run's config where that leaves its models alone: :data:`PREDICT_KEYS`."""
     from setibl.config import load_config
-    from setibl.data.kaggle import SUBMISSION_FILE
-    from setibl.data.submission import write_submission
-    from setibl.errors import DataError
-    from setibl.learned.layouts import image_shape as stored_image_shape
-    from setibl.learned.pipeline import pipeline_spec
-    from setibl.learned.predict import average_folds, fold_predictions, load_fold_model
-    from setibl.learned.records import INDEX_FILE, load_manifest, shard_paths
-    from setibl.learned.train import RunError, fold_model_paths
+    from setibl.learned.scorer import is_default_model, resolve_run
+    from setibl.learned.train import RunError
 
-    run = Path(run)
+    run = resolve_run(run)  # the word "default": the shipped default model
     if not (run / "config.toml").is_file():
         raise RunError(f"{run}: not a run folder (no config.toml); give the --out folder of train")
     config = load_config(run / "config.toml", check_predict_overrides(overrides))
@@ -164,11 +159,40 @@ def predict_workflow(
         raise RunError(f"{summary}: not found; is the run finished?")
     submitted = json.loads(summary.read_text()).get("submitted", "tta")
     records = Path(source)
-    if not is_records_folder(records):
-        digest = path_digest(Path(source).resolve())
-        records = run / "predict-shards" / digest
-        log(f"sharding the test split of {source} into {records}")
-        shard_data(config, source, records, splits=("test",))
+    with tempfile.TemporaryDirectory(prefix="setibl-predict-") as scratch:
+        own = None if is_records_folder(records) else own_test_shards(run, config, source)
+        if own is not None:
+            records = own
+            log(f"scoring the run's own shards of {source}'s test split in {records}")
+        elif not is_records_folder(records):
+            # shards are cached in the run folder; the shipped model's folder is left alone
+            cache = Path(scratch) if is_default_model(run) else run / "predict-shards"
+            records = cache / path_digest(Path(source).resolve())
+            log(f"sharding the test split of {source} into {records}")
+            shard_data(config, source, records, splits=("test",))
+        return _predict_records(run, config, source, records, submitted, out, batch, log)
+
+
+def _predict_records(
+    run: Path,
+    config: Config,
+    source: str | os.PathLike,
+    records: Path,
+    submitted: str,
+    out: str | os.PathLike,
+    batch: int | None,
+    log,
+) -> Path:
+    """Score the test shards in ``records`` with ``run``'s fold models; write the submission."""
+    from setibl.data.kaggle import SUBMISSION_FILE
+    from setibl.data.submission import write_submission
+    from setibl.errors import DataError
+    from setibl.learned.layouts import image_shape as stored_image_shape
+    from setibl.learned.pipeline import pipeline_spec
+    from setibl.learned.predict import average_folds, fold_predictions, load_fold_model
+    from setibl.learned.records import INDEX_FILE, load_manifest, shard_paths
+    from setibl.learned.train import fold_model_paths
+
     image_shape = stored_image_shape(
         config.records.layout, config.cadence_shape, config.data.on_scans, config.records.resize
     )
@@ -194,6 +218,41 @@ def predict_workflow(
         index = pd.read_csv(records / INDEX_FILE, dtype={"id": str})
         expected = list(index.loc[index["split"] == "test", "id"])
     return write_submission(submission, out, expected)
+
+
+def own_test_shards(run: Path, config: Config, source: str | os.PathLike) -> Path | None:
+    """The shards ``run`` trained from, when they hold ``source``'s test split as it is now
+    (same files, same layout and encoding): a run scoring the folder it was trained on need not
+    shard its test split again. None otherwise."""
+    from setibl.data.kaggle import validate
+    from setibl.learned.records import MANIFEST_FILE, PLAN_FILE, source_fingerprint
+
+    info = run / "run.json"
+    if not info.is_file():
+        return None
+    records = Path(json.loads(info.read_text()).get("records", ""))
+    plan_file = records / PLAN_FILE
+    if not (plan_file.is_file() and (records / MANIFEST_FILE).is_file()):
+        return None
+    plan = json.loads(plan_file.read_text())
+    same_spec = (
+        plan.get("layout") == config.records.layout
+        and plan.get("encoding") == config.records.encoding
+        and plan.get("resize", []) == list(config.records.resize)
+    )
+    if not same_spec or "test" not in plan.get("sources", {}):
+        return None
+    report = validate(
+        source,
+        config.cadence_shape,
+        splits=("test",),
+        workers=config.data.load_workers,
+        values=False,  # as shard_data reads it: ids, labels, headers, sizes
+    )
+    test = report.tables.get("test")
+    if report.problems or test is None or not len(test):
+        return None
+    return records if source_fingerprint(test) == plan["sources"]["test"] else None
 
 
 def training_batch(run: str | os.PathLike, config: Config) -> int:

@@ -190,7 +190,10 @@ def scan_workflow(
     from setibl.io import atomic_write_csv
 
     on = tuple(on_scans) if on_scans is not None else config.data.on_scans
-    run = str(run) if run is not None else None
+    if run is not None:
+        from setibl.learned.scorer import resolve_run
+
+        run = str(resolve_run(run))  # the word "default": the shipped model
     units = plan_units(config, cadences, on, run, default_on=on_scans is None)
     warning = drift_warning(units[0])
     if warning:

@@ -39,13 +39,14 @@ from setibl.learned.augment import check_scan_slots
 from setibl.learned.devices import Hardware, available_memory, use_xla
 from setibl.learned.layouts import image_shape
 from setibl.learned.mixup import MixupPlan
-from setibl.learned.models import build_model, compile_model
+from setibl.learned.models import compile_model
 from setibl.learned.pipeline import PipelineSpec, eval_dataset, pipeline_spec, train_dataset
 from setibl.learned.predict import average_folds, fold_predictions, load_fold_model
 from setibl.learned.pseudo import PseudoLabels
 from setibl.learned.records import INDEX_FILE, load_manifest, shard_paths
 from setibl.learned.repro import seed_everything
 from setibl.learned.schedule import epoch_learning_rate, peak_learning_rate
+from setibl.learned.scorer import build_initial_model
 
 
 def fold_splits(files: list[str], folds: int, seed: int) -> list[tuple[list[str], list[str]]]:
@@ -228,7 +229,7 @@ def _fit_fold(
             log(f"fold {fold}: resuming after epoch {done}")
             model = keras.saving.load_model(last)
         else:
-            model = build_model(config.model, ctx.spec.image_shape)
+            model = build_initial_model(config, ctx.spec.image_shape)  # model.init's weights
             compile_model(
                 model,
                 config.model,

@@ -1,0 +1,87 @@
+"""model.init: a new run starts from a finished run's (or the shipped model's) weights, only
+where layout, backbone, head and input shape agree."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from setibl.errors import ConfigError
+from tests.conftest import tiny_config
+
+
+def _fold0_weights(run):
+    from setibl.learned.predict import load_fold_model
+    from setibl.learned.scorer import _input_shape, run_config
+
+    config = run_config(run)
+    model = load_fold_model(config.model, _input_shape(config), run / "fold-0" / "best.weights.h5")
+    return model.get_weights()
+
+
+def test_init_must_name_something_and_leaves_imagenet_alone():
+    from setibl.config import load_config
+
+    assert load_config().model.init == "none"  # the reference starts from ImageNet weights
+    with pytest.raises(ConfigError, match="model.init"):
+        load_config(None, ['model.init=""'])
+    with pytest.raises(ConfigError, match="model.init.*model.weights = 'none'"):
+        load_config(None, ['model.init="default"'])  # the reference backbone has ImageNet on
+
+
+def test_a_model_started_from_a_run_holds_its_fold0_weights(tiny_run):
+    from setibl.learned.scorer import _input_shape, build_initial_model, initial_weights
+
+    config = tiny_config(f'model.init="{tiny_run}"')
+    assert initial_weights(config) == tiny_run / "fold-0" / "best.weights.h5"
+    started = build_initial_model(config, _input_shape(config)).get_weights()
+    fresh = build_initial_model(tiny_config(), _input_shape(config)).get_weights()
+    expected = _fold0_weights(tiny_run)
+    for mine, theirs in zip(started, expected, strict=True):
+        np.testing.assert_array_equal(mine, theirs)
+    assert any(not np.array_equal(a, b) for a, b in zip(fresh, expected, strict=True))
+
+
+def test_training_from_a_run_starts_at_its_weights(tiny_run, tiny_data, tmp_path, monkeypatch):
+    import setibl.learned.train as train_module
+    from setibl.jobs.learned import train_workflow
+
+    seen = []
+    original = train_module.build_initial_model
+
+    def spy(config, image_shape):
+        model = original(config, image_shape)
+        seen.append([w.copy() for w in model.get_weights()])  # before the first step
+        return model
+
+    monkeypatch.setattr(train_module, "build_initial_model", spy)
+    config = tiny_config(f'model.init="{tiny_run}"', "train.epochs=1", "train.tta=0")
+    train_workflow(config, tiny_run / "shards", tmp_path / "run", log=lambda line: None)
+    assert len(seen) == config.train.folds
+    expected = _fold0_weights(tiny_run)
+    for weights in seen:
+        for mine, theirs in zip(weights, expected, strict=True):
+            np.testing.assert_array_equal(mine, theirs)
+
+
+@pytest.mark.parametrize(
+    ("change", "named"),
+    [
+        ('records.layout="on_off"', "records.layout"),
+        ('model.pooling="max"', "model.pooling"),
+        ("data.height=48", "input"),
+        ("model.resize=[16, 32]", "input"),
+    ],
+)
+def test_a_run_of_another_shape_is_a_config_error(tiny_run, change, named):
+    from setibl.learned.scorer import initial_weights
+
+    with pytest.raises(ConfigError, match=f"model.init.*{named}|model.init.*images"):
+        initial_weights(tiny_config(f'model.init="{tiny_run}"', change))
+
+
+def test_init_names_a_missing_source(tmp_path):
+    from setibl.learned.scorer import initial_weights
+
+    with pytest.raises(ConfigError, match="model.init.*neither a run folder nor a weights file"):
+        initial_weights(tiny_config(f'model.init="{tmp_path / "nothing"}"'))
