@@ -70,12 +70,9 @@ def test_ray_results_in_order_and_the_embedded_instance_is_stopped():
     assert not ray.is_initialized()  # started for this map, stopped after it
 
 
-def test_ray_tasks_ask_for_gpus_only_when_told_and_keep_their_workers():
+def test_ray_workers_ask_for_gpus_only_when_told():
     assert Executor("ray", 2).ray_options() == {"num_cpus": 1}
-    options = Executor("ray", 2, gpus_per_item=0.5).ray_options()
-    # max_calls 0: Ray's default for GPU tasks (1) would end the worker, and reload its model,
-    # after every unit
-    assert options == {"num_cpus": 1, "num_gpus": 0.5, "max_calls": 0}
+    assert Executor("ray", 2, gpus_per_item=0.5).ray_options() == {"num_cpus": 1, "num_gpus": 0.5}
 
 
 @pytest.mark.parametrize("backend", ["serial", "processes"])

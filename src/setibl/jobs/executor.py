@@ -8,9 +8,11 @@ depend on the worker count or the backend.
 Processes start with ``fork`` only while TensorFlow has not been imported in this process (a
 fork after TensorFlow's thread pools exist can deadlock); otherwise ``forkserver`` (POSIX) or
 ``spawn``. Ray (``pip install 'setibl[ray]'``) starts an embedded local instance sized to
-``workers`` unless ``ray_address`` joins an existing cluster; ``gpus_per_item`` > 0 makes every
-task ask Ray for that many GPUs (a fraction: several tasks share one), and a cluster none of
-whose live nodes offers that many is an error rather than tasks that wait forever.
+``workers`` unless ``ray_address`` joins an existing cluster. With an initializer or GPUs the
+items go to ``workers`` Ray actors in turn (the initializer runs once per actor); otherwise to
+plain tasks. ``gpus_per_item`` > 0 makes every actor ask Ray for that many GPUs (a fraction:
+several share one), and a cluster none of whose live nodes offers that many is an error rather
+than actors that wait forever.
 """
 
 from __future__ import annotations
@@ -83,12 +85,10 @@ class Executor:
             )
 
     def ray_options(self) -> dict[str, Any]:
-        """Options of every Ray task: one CPU, and ``gpus_per_item`` GPUs when asked. Ray
-        ends a GPU task's worker after each task by default (``max_calls=1``, to free GPU
-        memory); workers are kept instead, so the initializer (a model) loads once per worker."""
+        """Resources of every Ray worker: one CPU, and ``gpus_per_item`` GPUs when asked."""
         options: dict[str, Any] = {"num_cpus": 1}
         if self.gpus_per_item:
-            options.update(num_gpus=self.gpus_per_item, max_calls=0)
+            options["num_gpus"] = self.gpus_per_item
         return options
 
     def map(self, function: Callable[[Item], Result], items: Iterable[Item]) -> Iterator[Result]:
@@ -114,6 +114,19 @@ class Executor:
             while pending:
                 yield pending.popleft().result()
 
+    def _ray_submitter(self, ray: Any, function: Callable) -> Callable[[int, Any], Any]:
+        """(item index, item) -> Ray object ref of ``function(item)``. Plain tasks when there is
+        nothing to keep; otherwise ``workers`` actors taking items in turn: the initializer (a
+        model) loads once per actor, and a GPU Ray gives an actor stays its own for its life (a
+        reused task worker would keep the device of its first task, whatever Ray gives the
+        next)."""
+        if self.initializer is None and not self.gpus_per_item:
+            task = ray.remote(**self.ray_options())(_ray_unit)
+            return lambda index, item: task.remote(function, item)
+        worker = ray.remote(**self.ray_options())(_RayWorker)
+        actors = [worker.remote(self.initializer) for _ in range(self.workers)]
+        return lambda index, item: actors[index % len(actors)].run.remote(function, item)
+
     def _ray(self, function: Callable, items: Iterable) -> Iterator:
         ray, temp_dir = _start_ray(self.workers, self.ray_address)
         try:
@@ -127,11 +140,11 @@ class Executor:
                     f"{self.gpus_name}: {self.gpus_per_item:g} GPU(s) per task, but the largest "
                     f"live node of the Ray cluster has {largest:g}; tasks would wait forever"
                 )
-            remote = ray.remote(**self.ray_options())(_ray_unit)
+            submit = self._ray_submitter(ray, function)
             pending: deque = deque()
             limit = self.workers * self.in_flight_per_worker
-            for item in items:
-                pending.append(remote.remote(self.initializer, function, item))
+            for index, item in enumerate(items):
+                pending.append(submit(index, item))
                 if len(pending) >= limit:
                     yield ray.get(pending.popleft())
             while pending:
@@ -142,15 +155,20 @@ class Executor:
                 shutil.rmtree(temp_dir, ignore_errors=True)
 
 
-_INITIALIZED: set[Callable[[], None]] = set()  # per Ray worker process
-
-
-def _ray_unit(initializer: Callable[[], None] | None, function: Callable, item: Any) -> Any:
-    """One unit in a Ray worker, running ``initializer`` before the worker's first unit."""
-    if initializer is not None and initializer not in _INITIALIZED:
-        initializer()
-        _INITIALIZED.add(initializer)
+def _ray_unit(function: Callable, item: Any) -> Any:
+    """One unit as a Ray task (no initializer, no GPU)."""
     return function(item)
+
+
+class _RayWorker:
+    """A Ray actor: runs ``initializer`` once when it starts, then unit after unit."""
+
+    def __init__(self, initializer: Callable[[], None] | None) -> None:
+        if initializer is not None:
+            initializer()
+
+    def run(self, function: Callable, item: Any) -> Any:
+        return function(item)
 
 
 def _start_ray(workers: int, address: str | None) -> tuple[Any, str | None]:

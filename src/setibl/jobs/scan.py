@@ -152,8 +152,9 @@ def drift_warning(unit: ScanUnit) -> str | None:
 
 def scan_executor(settings: ScanConfig, run: str | None, log=print) -> Executor:
     """Where the units run: ``settings.backend`` with its workers; with a model (``run``) the
-    fold models load once per worker and each Ray task asks for ``settings.gpus_per_unit``
-    GPUs. A classical-only scan never asks for a GPU (``log`` says so when some were set)."""
+    fold models load once per worker (a Ray actor each) and each Ray actor asks for
+    ``settings.gpus_per_unit`` GPUs. A classical-only scan never asks for a GPU (``log``
+    says so when some were set)."""
     gpus = settings.gpus_per_unit
     if gpus and run is None:
         log(
