@@ -69,14 +69,25 @@ def test_training_from_a_run_starts_at_its_weights(tiny_run, tiny_data, tmp_path
     [
         ('records.layout="on_off"', "records.layout"),
         ('model.pooling="max"', "model.pooling"),
-        ("data.height=48", "input"),
-        ("model.resize=[16, 32]", "input"),
+        ("model.head_units=8", "model.head_units"),
+        ("model.input_scale=1.0", "model.input_scale"),
+        ("data.on_scans=[1, 3, 5]", "data.on_scans"),
     ],
 )
-def test_a_run_of_another_shape_is_a_config_error(tiny_run, change, named):
+def test_weights_that_mean_something_else_are_a_config_error_naming_the_key(
+    tiny_run, change, named
+):
     from setibl.learned.scorer import initial_weights
 
-    with pytest.raises(ConfigError, match=f"model.init.*{named}|model.init.*images"):
+    with pytest.raises(ConfigError, match=f"model.init.*was trained with {named} ="):
+        initial_weights(tiny_config(f'model.init="{tiny_run}"', change))
+
+
+@pytest.mark.parametrize("change", ["data.height=48", "model.resize=[16, 32]"])
+def test_a_run_of_another_input_shape_is_a_config_error(tiny_run, change):
+    from setibl.learned.scorer import initial_weights
+
+    with pytest.raises(ConfigError, match="model.init.*images"):
         initial_weights(tiny_config(f'model.init="{tiny_run}"', change))
 
 

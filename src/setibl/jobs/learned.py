@@ -26,8 +26,10 @@ def train_workflow(
     """Train on shards, or on a Kaggle-layout folder sharded first into ``run/shards``."""
     from setibl.learned.devices import configure_precision, detect_hardware
     from setibl.learned.repro import seed_everything
+    from setibl.learned.scorer import initial_weights
     from setibl.learned.train import train_run
 
+    initial_weights(config)  # a model.init that cannot start this run fails before sharding
     seed_everything(config.run.seed, config.run.deterministic)
     records = Path(source)
     if not is_records_folder(records):

@@ -99,7 +99,18 @@ class RunScorer:
 
 
 # what must agree between a run and a new run starting from its weights (model.init)
-INIT_KEYS = ("records.layout", "model.backbone", "model.head_units", "model.pooling")
+# what must agree for weights to mean the same: the architecture, and what the inputs are
+# (their scaling into the backbone, which scans are ON, how records store them)
+INIT_KEYS = (
+    "records.layout",
+    "model.backbone",
+    "model.head_units",
+    "model.pooling",
+    "model.input_scale",
+    "model.input_offset",
+    "data.on_scans",
+    "records.encoding",
+)
 
 
 def _input_shape(config: Config) -> tuple[int, ...]:
@@ -158,8 +169,10 @@ def build_initial_model(config: Config, image_shape: tuple[int, int, int]):
     if weights is not None:
         try:
             model.load_weights(weights)
-        except ValueError as err:
+        except (ValueError, OSError) as err:  # another model's weights; a damaged file
+            first_line = str(err).strip().splitlines()[0] if str(err).strip() else type(err)
             raise ConfigError(
-                f"config key 'model.init': {weights} does not fit this model ({err})"
+                f"config key 'model.init': {weights} does not fit this model or cannot be "
+                f"read ({first_line})"
             ) from None
     return model
