@@ -9,7 +9,8 @@ Steps, each through the setibl command line (so the log shows the exact commands
    with ``--resume`` when WORK/run holds an unfinished run);
 3. export: the run's resolved config, metrics and fold weights go to
    ``src/setibl/default_model/``, with ``model.json`` naming the training mixture, seed,
-   commands, wall time and size.
+   commands, wall time and size (benchmark figures of earlier weights are dropped). WORK's
+   data and run are reused as they are: use a fresh WORK after changing the config.
 
 ``--quality FILE`` (the ``quality.json`` that ``benchmarks/quality.py --run default`` wrote)
 only adds its figures to the bundled ``model.json``; nothing is retrained.
@@ -94,12 +95,14 @@ def export(run: Path, description: dict) -> Path:
         "oof_auc_on_synth": metrics.get("oof_auc"),
         "weights_bytes": size,
     }
-    old = BUNDLE / "model.json"
-    if old.is_file():  # benchmark figures stay until measured again
-        model.setdefault("benchmark", json.loads(old.read_text()).get("benchmark"))
+    # new weights have not been benchmarked: no figures of the old ones carry over
     write_description(staging, model)
-    shutil.rmtree(BUNDLE, ignore_errors=True)
-    staging.rename(BUNDLE)
+    retired = BUNDLE.with_name(BUNDLE.name + ".old")
+    shutil.rmtree(retired, ignore_errors=True)
+    if BUNDLE.exists():
+        BUNDLE.rename(retired)
+    staging.rename(BUNDLE)  # the bundle is missing only between two renames
+    shutil.rmtree(retired, ignore_errors=True)
     return BUNDLE
 
 
