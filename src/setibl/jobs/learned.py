@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import tempfile
@@ -30,6 +31,9 @@ def train_workflow(
     from setibl.learned.train import train_run
 
     initial_weights(config)  # a model.init that cannot start this run fails before sharding
+    if config.model.init not in ("none", "default"):  # the run's config names it from anywhere
+        model = dataclasses.replace(config.model, init=str(Path(config.model.init).resolve()))
+        config = dataclasses.replace(config, model=model)
     seed_everything(config.run.seed, config.run.deterministic)
     records = Path(source)
     if not is_records_folder(records):
