@@ -110,7 +110,7 @@ def test_wheel_trains_a_tiny_run(installed):
 
 
 def test_wheel_ships_the_default_model_and_predicts_with_it(installed):
-    from setibl.learned.scorer import DEFAULT_MODEL_DIR
+    from setibl.learned.runs import DEFAULT_MODEL_DIR
 
     site, elsewhere = installed
     bundled = {

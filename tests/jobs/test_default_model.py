@@ -10,7 +10,7 @@ import pandas as pd
 from click.testing import CliRunner
 
 from setibl.cli import cli
-from setibl.learned.scorer import DEFAULT_MODEL_DIR, resolve_run, run_config
+from setibl.learned.runs import DEFAULT_MODEL_DIR, resolve_run, run_config
 from tests.conftest import write_kaggle_folder
 
 FULL_SHAPE = (6, 273, 256)

@@ -12,7 +12,7 @@ from tests.conftest import tiny_config
 
 def _fold0_weights(run):
     from setibl.learned.predict import load_fold_model
-    from setibl.learned.scorer import _input_shape, run_config
+    from setibl.learned.runs import _input_shape, run_config
 
     config = run_config(run)
     model = load_fold_model(config.model, _input_shape(config), run / "fold-0" / "best.weights.h5")
@@ -30,7 +30,7 @@ def test_init_must_name_something_and_leaves_imagenet_alone():
 
 
 def test_a_model_started_from_a_run_holds_its_fold0_weights(tiny_run):
-    from setibl.learned.scorer import _input_shape, build_initial_model, initial_weights
+    from setibl.learned.runs import _input_shape, build_initial_model, initial_weights
 
     config = tiny_config(f'model.init="{tiny_run}"')
     assert initial_weights(config) == tiny_run / "fold-0" / "best.weights.h5"
@@ -77,7 +77,7 @@ def test_training_from_a_run_starts_at_its_weights(tiny_run, tiny_data, tmp_path
 def test_weights_that_mean_something_else_are_a_config_error_naming_the_key(
     tiny_run, change, named
 ):
-    from setibl.learned.scorer import initial_weights
+    from setibl.learned.runs import initial_weights
 
     with pytest.raises(ConfigError, match=f"model.init.*was trained with {named} ="):
         initial_weights(tiny_config(f'model.init="{tiny_run}"', change))
@@ -85,14 +85,14 @@ def test_weights_that_mean_something_else_are_a_config_error_naming_the_key(
 
 @pytest.mark.parametrize("change", ["data.height=48", "model.resize=[16, 32]"])
 def test_a_run_of_another_input_shape_is_a_config_error(tiny_run, change):
-    from setibl.learned.scorer import initial_weights
+    from setibl.learned.runs import initial_weights
 
     with pytest.raises(ConfigError, match="model.init.*images"):
         initial_weights(tiny_config(f'model.init="{tiny_run}"', change))
 
 
 def test_init_names_a_missing_source(tmp_path):
-    from setibl.learned.scorer import initial_weights
+    from setibl.learned.runs import initial_weights
 
     with pytest.raises(ConfigError, match="model.init.*neither a run folder nor a weights file"):
         initial_weights(tiny_config(f'model.init="{tmp_path / "nothing"}"'))

@@ -27,7 +27,7 @@ def train_workflow(
     """Train on shards, or on a Kaggle-layout folder sharded first into ``run/shards``."""
     from setibl.learned.devices import configure_precision, detect_hardware
     from setibl.learned.repro import seed_everything
-    from setibl.learned.scorer import initial_weights
+    from setibl.learned.runs import initial_weights
     from setibl.learned.train import train_run
 
     initial_weights(config)  # a model.init that cannot start this run fails before sharding
@@ -152,7 +152,7 @@ def predict_workflow(
     validated against the expected test ids. ``overrides`` (``section.key=value``) change the
     run's config where that leaves its models alone: :data:`PREDICT_KEYS`."""
     from setibl.config import load_config
-    from setibl.learned.scorer import is_default_model, resolve_run
+    from setibl.learned.runs import is_default_model, resolve_run
     from setibl.learned.train import RunError
 
     run = resolve_run(run)  # the word "default": the shipped default model
@@ -197,7 +197,7 @@ def _predict_records(
     from setibl.learned.pipeline import pipeline_spec
     from setibl.learned.predict import average_folds, fold_predictions, load_fold_model
     from setibl.learned.records import INDEX_FILE, load_manifest, shard_paths
-    from setibl.learned.train import fold_model_paths
+    from setibl.learned.runs import fold_model_paths
 
     image_shape = stored_image_shape(
         config.records.layout, config.cadence_shape, config.data.on_scans, config.records.resize

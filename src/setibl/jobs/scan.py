@@ -62,7 +62,7 @@ def plan_units(
         raise DataError("no cadence to scan: give FILES or a cadence list with rows")
     geometry = None
     if run is not None:
-        from setibl.learned.scorer import run_config
+        from setibl.learned.runs import run_config
 
         trained = run_config(run)
         overlap = config.scan.window_overlap
@@ -192,7 +192,7 @@ def scan_workflow(
 
     on = tuple(on_scans) if on_scans is not None else config.data.on_scans
     if run is not None:
-        from setibl.learned.scorer import resolve_run
+        from setibl.learned.runs import resolve_run
 
         run = str(resolve_run(run))  # the word "default": the shipped model
     units = plan_units(config, cadences, on, run, default_on=on_scans is None)

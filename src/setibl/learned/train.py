@@ -45,8 +45,8 @@ from setibl.learned.predict import average_folds, fold_predictions, load_fold_mo
 from setibl.learned.pseudo import PseudoLabels
 from setibl.learned.records import INDEX_FILE, load_manifest, shard_paths
 from setibl.learned.repro import seed_everything
+from setibl.learned.runs import BEST_WEIGHTS, build_initial_model
 from setibl.learned.schedule import epoch_learning_rate, peak_learning_rate
-from setibl.learned.scorer import build_initial_model
 
 
 def fold_splits(files: list[str], folds: int, seed: int) -> list[tuple[list[str], list[str]]]:
@@ -59,9 +59,6 @@ def fold_splits(files: list[str], folds: int, seed: int) -> list[tuple[list[str]
         ([files[i] for i in train], [files[i] for i in valid])
         for train, valid in splitter.split(files)
     ]
-
-
-BEST_WEIGHTS = "best.weights.h5"
 
 
 class EpochCheckpoint(keras.callbacks.Callback):
@@ -415,11 +412,3 @@ def submitted_predictions(rule: str, oof_auc_tta: float | None, oof_auc_plain: f
     if oof_auc_tta is None or oof_auc_plain is None:
         return "tta"
     return "plain" if oof_auc_plain > oof_auc_tta else "tta"
-
-
-def fold_model_paths(run: str | os.PathLike, folds: int) -> list[Path]:
-    paths = [Path(run) / f"fold-{k}" / BEST_WEIGHTS for k in range(folds)]
-    missing = [str(p) for p in paths if not p.is_file()]
-    if missing:
-        raise RunError(f"missing fold weights: {missing}; is the run finished?")
-    return paths
