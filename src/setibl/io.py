@@ -8,7 +8,7 @@ import io
 import json
 import os
 import secrets
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
@@ -124,3 +124,16 @@ def atomic_save_npy(path: str | os.PathLike, array: np.ndarray, fsync: bool = Tr
         finally:
             os.close(fd)
     return path
+
+
+def read_csv_text(path: str | os.PathLike, text: Iterable[str]) -> pd.DataFrame:
+    """A CSV whose ``text`` columns are strings, exactly as written (``""`` when empty); only
+    the other columns' empty fields are missing values."""
+    text = set(text)
+    names = pd.read_csv(path, nrows=0).columns
+    return pd.read_csv(
+        path,
+        dtype={c: str for c in names if c in text},
+        keep_default_na=False,
+        na_values={c: [""] for c in names if c not in text},
+    )

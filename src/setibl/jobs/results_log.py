@@ -18,7 +18,7 @@ from pathlib import Path
 import pandas as pd
 
 from setibl.errors import OutputExistsError
-from setibl.io import atomic_write_json
+from setibl.io import atomic_write_json, read_csv_text
 
 DONE_FILE = "done.jsonl"
 MANIFEST_FILE = "manifest.json"
@@ -128,17 +128,4 @@ class ResultsLog:
         self.finished[unit] = record
 
     def table(self, name: str) -> pd.DataFrame:
-        return read_table(self.path(name), self.text)
-
-
-def read_table(path: str | os.PathLike, text: Iterable[str]) -> pd.DataFrame:
-    """A CSV whose ``text`` columns are strings, exactly as written (``""`` when empty); only
-    the other columns' empty fields are missing values."""
-    text = set(text)
-    names = pd.read_csv(path, nrows=0).columns
-    return pd.read_csv(
-        path,
-        dtype={c: str for c in names if c in text},
-        keep_default_na=False,
-        na_values={c: [""] for c in names if c not in text},
-    )
+        return read_csv_text(self.path(name), self.text)

@@ -11,6 +11,7 @@ import os
 import pandas as pd
 
 from setibl.classical.files import CADENCE_COLUMNS
+from setibl.io import read_csv_text
 
 # one row a candidate: an ON event, or a window the model scores high without an event
 CANDIDATE_COLUMNS = [
@@ -41,10 +42,4 @@ TEXT_COLUMNS = ("cadence", "event", "file", "on_scans", "unit")  # read back as 
 def read_scan_csv(path: str | os.PathLike) -> pd.DataFrame:
     """A table the scan wrote, its names as written (a cadence ``007`` stays ``007``): the
     :data:`TEXT_COLUMNS` are strings, ``""`` when empty."""
-    names = pd.read_csv(path, nrows=0).columns
-    return pd.read_csv(
-        path,
-        dtype={c: str for c in names if c in TEXT_COLUMNS},
-        keep_default_na=False,
-        na_values={c: [""] for c in names if c not in TEXT_COLUMNS},
-    )
+    return read_csv_text(path, TEXT_COLUMNS)
