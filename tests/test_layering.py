@@ -62,6 +62,19 @@ def test_layering_check_catches_an_upward_import(tmp_path):
     assert imported_setibl_modules(bad) == {"setibl.learned.train"}
 
 
+def heavy_modules_loaded(modules: list[str], heavy: tuple[str, ...]) -> list[str]:
+    """Which of ``heavy`` a fresh interpreter has loaded after importing ``modules``."""
+    code = (
+        "import importlib, sys\n"
+        f"for name in {modules!r}:\n"
+        "    importlib.import_module(name)\n"
+        f"print(','.join(m for m in {heavy!r} if m in sys.modules))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    return [name for name in result.stdout.strip().split(",") if name]
+
+
 def test_classical_data_and_observations_do_not_load_tensorflow():
     modules = [
         f"setibl.{package}.{path.stem}"
@@ -69,28 +82,11 @@ def test_classical_data_and_observations_do_not_load_tensorflow():
         for path in sorted((PACKAGE / package).glob("*.py"))
         if path.stem != "__init__"
     ]
-    code = (
-        "import importlib, sys\n"
-        f"for name in {modules!r}:\n"
-        "    importlib.import_module(name)\n"
-        "heavy = ('tensorflow', 'keras', 'sklearn', 'matplotlib')\n"
-        "heavy = [m for m in heavy if m in sys.modules]\n"
-        "print(','.join(heavy))\n"
-    )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == ""
+    assert heavy_modules_loaded(modules, ("tensorflow", "keras", "sklearn", "matplotlib")) == []
 
 
 def test_scan_workers_load_neither_tensorflow_nor_plotting():
     """A classical scan's workers import the unit code and the scan's table columns only:
     TensorFlow comes with a model, matplotlib with the report, never with a unit."""
-    code = (
-        "import sys\n"
-        "import setibl.jobs.scan, setibl.jobs.scan_units, setibl.measure.scan_tables\n"
-        "heavy = ('tensorflow', 'keras', 'matplotlib')\n"
-        "print(','.join(m for m in heavy if m in sys.modules))\n"
-    )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == ""
+    modules = ["setibl.jobs.scan", "setibl.jobs.scan_units", "setibl.measure.scan_tables"]
+    assert heavy_modules_loaded(modules, ("tensorflow", "keras", "matplotlib")) == []
