@@ -59,11 +59,9 @@ def _folder(args: argparse.Namespace, name: str) -> Path:
     return args.out / keep
 
 
-def _layout(overrides: tuple[str, ...]) -> str | None:
-    for item in overrides:
-        if item.startswith("records."):
-            return "own"
-    return None
+def _makes_own_shards(overrides: tuple[str, ...]) -> bool:
+    """Whether a variant changes how records are made, so cannot reuse the config's shards."""
+    return any(item.startswith("records.") for item in overrides)
 
 
 def run_variant(
@@ -73,7 +71,7 @@ def run_variant(
     figures_file = folder / "ablation.json"
     if figures_file.exists():
         return json.loads(figures_file.read_text())
-    source = shards if (shards is not None and _layout(overrides) is None) else args.data
+    source = shards if (shards is not None and not _makes_own_shards(overrides)) else args.data
     command = [
         setibl_cli(), "train", str(args.config), str(source), "--out", str(folder),
         "--set", f"train.folds={args.folds}", "--set", f"train.epochs={args.epochs}",
@@ -148,7 +146,7 @@ def main() -> None:
         row = run_variant(name, VARIANTS[name], args, shards)
         rows.append(row)
         emit("ablation", row)
-        if shards is None and _layout(VARIANTS[name]) is None:
+        if shards is None and not _makes_own_shards(VARIANTS[name]):
             made = _folder(args, name) / "shards"
             shards = made if made.is_dir() else None
     table = markdown(rows, args)

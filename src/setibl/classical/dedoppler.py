@@ -257,8 +257,7 @@ def score_cadence(search: ScanSearch, rules: EventRules) -> CadenceResult:
         find_hits(search, floor, rules.hit_window, rules.top_hits), rules, search.drift_step
     )
     level = max((h.level for h in hits), default=0)
-    ranking_contrast = contrast(search, rules)
-    score = cadence_score(hits, rules, search.drift_step, ranking_contrast)
+    score = cadence_score(hits, rules, search.drift_step, lambda: contrast(search, rules))
     return CadenceResult(level, score, hits)
 
 

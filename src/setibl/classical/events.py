@@ -56,6 +56,7 @@ cadences do not tie.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, fields, replace
 
 from setibl.config import ON_SCANS
@@ -216,19 +217,23 @@ def evidence_weight(hit: Hit, off_hit: Hit, rules: EventRules, drift_step: float
 
 
 def cadence_score(
-    hits: list[Hit], rules: EventRules, drift_step: float, contrast: float | None = None
+    hits: list[Hit],
+    rules: EventRules,
+    drift_step: float,
+    contrast: Callable[[], float] | None = None,
 ) -> float:
     """One number that ranks cadences (see the module docstring); ``hits`` from
-    :func:`find_events`, ``contrast`` the ON-OFF contrast of the cadence's S/N maps (used only
-    when no ON hit passes the S/N threshold)."""
+    :func:`find_events`, ``contrast`` gives the ON-OFF contrast of the cadence's S/N maps,
+    called only when no ON hit passes the S/N threshold (most cadences never need it)."""
     passed = [h for h in hits if h.level >= 2]
     if not passed:
         margin = off_margin(hits, rules, drift_step)
         if math.isfinite(margin):
             return (margin / (abs(margin) + 10.0) - 1.0) / 2.0
-        if contrast is None or not math.isfinite(contrast):
+        value = contrast() if contrast is not None else math.nan
+        if not math.isfinite(value):
             return -1.5
-        return -1.5 + 0.5 * contrast / (abs(contrast) + 10.0)
+        return -1.5 + 0.5 * value / (abs(value) + 10.0)
     if rules.score == "snr":
         return max(h.snr for h in passed)
     best = -math.inf
