@@ -135,6 +135,7 @@ def test_every_shipped_config_is_valid():
         ("schedule.decay=0", "schedule.decay"),
         ("dedoppler.top_hits=0", "dedoppler.top_hits"),
         ("dedoppler.clip_sigma=-1", "dedoppler.clip_sigma"),
+        ("dedoppler.edge_channels=-1", "dedoppler.edge_channels"),
         ("dedoppler.contrast_window=-2", "dedoppler.contrast_window"),
         ("observations.noise=gauss", "observations.noise"),
         ("train.verbose=3", "train.verbose"),

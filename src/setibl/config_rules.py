@@ -194,6 +194,7 @@ def _validate_ranges(config: Config) -> None:
             "dedoppler.top_hits": positive,
             "dedoppler.off_tolerance": not_negative,
             "dedoppler.clip_sigma": not_negative,
+            "dedoppler.edge_channels": not_negative,
             "dedoppler.contrast_window": not_negative,
             "dedoppler.workers": positive,
             "observations.max_drift_hz": not_negative,

@@ -268,3 +268,27 @@ def test_contrast_follows_a_drifting_line_into_the_off_scans():
     through_all = score([_needle(10.0, 0.4, scans=range(6), snr=20.0)])
     on_only = score([_needle(10.0, 0.4, snr=20.0)])
     assert on_only > through_all
+
+
+@pytest.mark.parametrize(("start", "drift"), [(-20.0, 0.6), (147.0, -0.6)])
+def test_a_line_entering_the_band_is_found_at_its_start_outside(start, drift):
+    # 64 rows at 0.6 channel per step: the line enters the 128-channel band a third of the way
+    # through the scan; a search of in-band starts catches only part of it
+    cadence = _cadence([_needle(start, drift, scans=(0,), snr=60.0)], seed=7)
+    inside = search_cadences(cadence[None])[0]
+    edges = search_cadences(cadence[None], edge_channels=32)[0]
+    assert edges.first_channel == -32 and edges.snr.shape == (6, 128 + 64)
+    best = int(np.argmax(edges.snr[0]))
+    assert abs(best + edges.first_channel - start) <= 1
+    assert abs(edges.drift[0, best] - drift) <= 2 * edges.drift_step
+    assert edges.snr[0, best] > 1.3 * inside.snr[0].max()
+    hits = score_cadence(edges, RULES).hits
+    assert abs(max(hits, key=lambda h: h.snr).channel - start) <= 1
+
+
+def test_edge_channels_leave_the_in_band_map_as_it_was():
+    cadence = _cadence([_needle(40.0, 0.3), _needle(100.0, -0.2, scans=range(6))], seed=8)
+    inside = search_cadences(cadence[None])[0]
+    edges = search_cadences(cadence[None], edge_channels=16)[0]
+    np.testing.assert_array_equal(edges.snr[:, 16:-16], inside.snr)
+    np.testing.assert_array_equal(edges.drift[:, 16:-16], inside.drift)

@@ -17,11 +17,16 @@ Search (per scan, data z-scored, (time, channels)):
    along a piecewise-straight path of total offset ``d`` channels over ``T - 1`` steps (drift
    resolution ``1 / (T - 1)`` channel per step). Negative drifts run the tree downwards in
    frequency (the sums of the frequency-reversed scan's tree). Paths leaving the band count zero
-   beyond its edge. Beyond one channel per step (unbinned ``max_drift > 1``) the scan is first
-   sheared by whole channels per step (turboSETI's drift blocks). Exact, O(T log T) per channel
-   instead of the brute force's O(T^2); a compiled kernel (:mod:`setibl.classical.taylor`)
-   keeps only each channel's best drift.
-3. S/N = (sum - median) / (1.4826 MAD), both taken over the zero-drift sums of that scan.
+   beyond its edge. In the Kaggle-layout search (``dedoppler.edge_channels``, 64; the file
+   searches keep turboSETI's in-band starts) start channels reach that far outside the band
+   too (the band padded with zeros), so a line that enters a snippet part-way through a scan
+   is summed along its own track; its S/N keeps the whole scan's noise scale, so a track half
+   in the band counts half its power. Beyond one channel per step (unbinned
+   ``max_drift > 1``) the scan is first sheared by whole channels per step (turboSETI's drift
+   blocks). Exact, O(T log T) per channel instead of the brute force's O(T^2); a compiled
+   kernel (:mod:`setibl.classical.taylor`) keeps only each channel's best drift.
+3. S/N = (sum - median) / (1.4826 MAD), both taken over the in-band zero-drift sums of that
+   scan.
 4. Hits: per channel the best drift; channels whose best S/N is a local maximum within
    ``hit_window`` channels and reaches ``snr_threshold`` (turboSETI's top-hit selection).
 
@@ -88,9 +93,10 @@ def parse_drift(text: str, df_hz: float, dt_s: float) -> float:
 class ScanSearch:
     """Best S/N over drifts per start channel, for each scan of one cadence."""
 
-    snr: np.ndarray  # (scans, F) best S/N over |drift| <= max_drift
-    drift: np.ndarray  # (scans, F) that drift, channels per time step
+    snr: np.ndarray  # (scans, F') best S/N over |drift| <= max_drift
+    drift: np.ndarray  # (scans, F') that drift, channels per time step
     drift_step: float  # drift resolution, channels per time step
+    first_channel: int = 0  # start channel of column 0 (< 0 when tracks entering are searched)
 
 
 NOISE_STATISTICS = ("mad", "turboseti")
@@ -137,6 +143,7 @@ def search_scans(
     bandpass_window: int = 17,
     noise: str = "mad",
     clip_sigma: float = 0.0,
+    edge_channels: int = 0,
 ) -> tuple[ScanSearch, int]:
     """(m, T, F) scans -> their best-drift S/N maps as one :class:`ScanSearch` ((m, F) maps),
     and the largest drift index searched.
@@ -146,10 +153,15 @@ def search_scans(
     which a line moves at most one channel within a bin. Unbinned, drifts beyond one channel
     per step are searched in drift blocks (one more tree per block and sign). ``clip_sigma``
     > 0 clips bright pixels first (:func:`clip_bright`; the caller's array is left alone).
+    ``edge_channels`` > 0 also searches start channels that far outside the band on both
+    sides: the maps are then (m, F + 2 x edge_channels), column 0 being channel
+    ``-edge_channels`` (``ScanSearch.first_channel``); the in-band columns are unchanged.
     """
     count, height, channels = scans.shape
     if time_binning < 1:
         raise ValueError("time_binning must be at least 1")
+    if edge_channels < 0:
+        raise ValueError(f"edge_channels must be at least 0, got {edge_channels}")
     if time_binning > 1 and max_drift * time_binning > 1.0 + 1e-9:
         raise ValueError(
             f"max_drift above 1 / time_binning = {1 / time_binning:g} channel per "
@@ -170,10 +182,14 @@ def search_scans(
     max_index = int(np.floor(max_drift * steps_per_row_drift + 1e-9))
     if baseline is None:  # clipping moved the bandpass of a line's channels by a hair only
         baseline = bandpass(used, bandpass_window)
+    if edge_channels > 0:
+        pad = ((0, 0), (0, 0), (edge_channels, edge_channels))
+        used = np.pad(used, pad)
+        baseline = np.pad(baseline, pad[1:])
     best, index, zero = best_drift_sums(used, baseline, max_index)
-    centre, scale = noise_level(zero, noise)
+    centre, scale = noise_level(zero[:, edge_channels : edge_channels + channels], noise)
     snr = (best - centre) / np.maximum(scale, 1e-6)
-    search = ScanSearch(snr, index / steps_per_row_drift, 1.0 / steps_per_row_drift)
+    search = ScanSearch(snr, index / steps_per_row_drift, 1.0 / steps_per_row_drift, -edge_channels)
     return search, max_index
 
 
@@ -183,15 +199,23 @@ def search_cadences(
     time_binning: int = 1,
     bandpass_window: int = 17,
     clip_sigma: float = 0.0,
+    edge_channels: int = 0,
 ) -> list[ScanSearch]:
     """(n, scans, T, F) -> per cadence the best-drift S/N map of every scan (see
     :func:`search_scans`)."""
     n, scans, height, channels = cadences.shape
     flat = cadences.reshape(n * scans, height, channels)
-    search, _ = search_scans(flat, max_drift, time_binning, bandpass_window, clip_sigma=clip_sigma)
-    snr = search.snr.reshape(n, scans, channels)
-    drift = search.drift.reshape(n, scans, channels)
-    return [ScanSearch(snr[i], drift[i], search.drift_step) for i in range(n)]
+    search, _ = search_scans(
+        flat,
+        max_drift,
+        time_binning,
+        bandpass_window,
+        clip_sigma=clip_sigma,
+        edge_channels=edge_channels,
+    )
+    snr = search.snr.reshape(n, scans, -1)
+    drift = search.drift.reshape(n, scans, -1)
+    return [ScanSearch(snr[i], drift[i], search.drift_step, search.first_channel) for i in range(n)]
 
 
 def find_hits(search: ScanSearch, threshold: float, window: int, top: int) -> list[Hit]:
@@ -206,7 +230,7 @@ def find_hits(search: ScanSearch, threshold: float, window: int, top: int) -> li
         peaks = peaks[np.argsort(-values[peaks], kind="stable")][:top]
         drifts, snrs = search.drift[scan, peaks].tolist(), values[peaks].tolist()
         hits += [
-            Hit(scan, channel, drift, snr)
+            Hit(scan, channel + search.first_channel, drift, snr)
             for channel, drift, snr in zip(peaks.tolist(), drifts, snrs, strict=True)
         ]
     return hits
@@ -234,7 +258,7 @@ def contrast(search: ScanSearch, rules: EventRules) -> float:
         return float(search.snr[on].max())
     size = 2 * rules.contrast_window + 1
     nearby = {o: maximum_filter1d(search.snr[o], size=size, mode="nearest") for o in off}
-    positions = np.arange(channels)
+    positions = np.arange(channels)  # columns; channel = column + search.first_channel
     best = -np.inf
     for scan in on:
         evidence = np.full(channels, -np.inf, np.float32)
@@ -282,6 +306,7 @@ def run_search(
         settings.time_binning,
         settings.bandpass_window,
         settings.clip_sigma,
+        settings.edge_channels,
     )
     for ident, search in zip(ids, searches, strict=True):
         result = score_cadence(search, rules)
