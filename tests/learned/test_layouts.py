@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from setibl.config import OFF_SCANS, ON_SCANS
-from setibl.learned.drift_planes import drift_grid
+from setibl.learned.drift_planes import drift_grid, drift_plane, drift_planes
 from setibl.learned.layouts import LAYOUTS, get_layout, image_shape, resize_image
 
 
@@ -102,6 +102,17 @@ def test_drift6_turns_a_faint_line_into_a_peak():
     assert drift_grid()[row] == pytest.approx(0.25, abs=1 / 136) and abs(column - 60) <= 1
     assert image[row, column, 2] > 6.5  # near its S/N of 8, in noise of unit spread
     assert 0.9 < image[..., 0].std() < 1.1 and image[..., 0].max() < 5.0  # noise-only scan
+
+
+@pytest.mark.parametrize(("steps", "width", "drifts"), [(273, 256, 273), (41, 30, 21)])
+def test_compiled_drift_planes_equal_the_numpy_gather(steps, width, drifts):
+    batch = np.random.default_rng(5).standard_normal((2, 6, steps, width)).astype(np.float32)
+    batch[1, 3, :, width // 3] += 40.0  # a strong line: sums far from zero must agree too
+    planes = drift_planes(batch, drifts)
+    assert planes.shape == (2, 6, drifts, width)
+    for i in range(2):
+        for scan in range(6):
+            np.testing.assert_array_equal(planes[i, scan], drift_plane(batch[i, scan], drifts))
 
 
 @pytest.mark.parametrize("name", sorted(LAYOUTS))

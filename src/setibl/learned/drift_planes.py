@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import functools
 
+import numba
 import numpy as np
 
 DRIFTS = 273  # drift rows, from -MAX_DRIFT to +MAX_DRIFT channels per time step
@@ -53,22 +54,56 @@ def _tracks(height: int, width: int, drifts: int, max_drift: float):
     return index.astype(np.int32), pad, scale
 
 
+def _binned(scan: np.ndarray, height: int, pad: int) -> np.ndarray:
+    """(time, channels) -> (height, channels + 2 pad): TIME_BIN steps summed, zeros around."""
+    steps, width = scan.shape
+    padded = np.zeros((height * TIME_BIN, width + 2 * pad), np.float32)
+    padded[:steps, pad : pad + width] = scan
+    return padded.reshape(height, TIME_BIN, -1).sum(axis=1)
+
+
 def drift_plane(scan: np.ndarray, drifts: int = DRIFTS, max_drift: float = MAX_DRIFT):
-    """(time, channels) scan -> (drifts, channels) float32 track sums as z-scores."""
+    """(time, channels) scan -> (drifts, channels) float32 track sums as z-scores (NumPy
+    gather; the reference for :func:`drift_planes`)."""
     steps, width = scan.shape
     height = -(-steps // TIME_BIN)
     index, pad, scale = _tracks(height, width, drifts, max_drift)
-    padded = np.zeros((height * TIME_BIN, width + 2 * pad), np.float32)
-    padded[:steps, pad : pad + width] = scan
-    padded = padded.reshape(height, TIME_BIN, -1).sum(axis=1)
-    return padded.ravel()[index].sum(axis=1) * scale
+    return _binned(scan, height, pad).ravel()[index].sum(axis=1) * scale
+
+
+@functools.lru_cache(maxsize=4)
+def _track_offsets(height: int, width: int, drifts: int, max_drift: float):
+    """(drifts, height) first padded column of every track's row, and the tracks' scale."""
+    index, pad, scale = _tracks(height, width, drifts, max_drift)
+    padded = width + 2 * pad
+    first = (index[:, :, 0] - np.arange(height)[None, :] * padded).astype(np.int64)
+    return np.ascontiguousarray(first), pad, scale
+
+
+@numba.njit(cache=True, boundscheck=False, nogil=True)
+def _track_sums(binned, first, out):  # pragma: no cover - compiled
+    # out[d, c] = sum over rows r of binned[r, first[d, r] + c], rows in order (as the gather)
+    drifts, height = first.shape
+    width = out.shape[1]
+    for d in range(drifts):
+        row = out[d]
+        row[:] = 0.0
+        for r in range(height):
+            source = binned[r, first[d, r] : first[d, r] + width]
+            for c in range(width):
+                row[c] += source[c]
 
 
 def drift_planes(batch: np.ndarray, drifts: int = DRIFTS, max_drift: float = MAX_DRIFT):
-    """(n, scans, time, channels) -> (n, scans, drifts, channels) float32."""
-    n, scans, height, width = batch.shape
+    """(n, scans, time, channels) -> (n, scans, drifts, channels) float32: the planes of
+    :func:`drift_plane` from a compiled kernel (the same sums, about 10x faster)."""
+    n, scans, steps, width = batch.shape
+    height = -(-steps // TIME_BIN)
+    first, pad, scale = _track_offsets(height, width, drifts, max_drift)
     out = np.empty((n, scans, drifts, width), np.float32)
     for i in range(n):
         for s in range(scans):
-            out[i, s] = drift_plane(batch[i, s].astype(np.float32), drifts, max_drift)
+            binned = _binned(batch[i, s].astype(np.float32), height, pad)
+            _track_sums(binned, first, out[i, s])
+            out[i, s] *= scale
     return out
