@@ -170,6 +170,20 @@ def test_unknown_layout_or_backbone_fails_at_load_naming_the_known(key, value, k
         load_config(None, [f"{key}={value}"])
 
 
+def test_search_maps_go_with_map_cnn_and_no_pixel_augmentation():
+    maps = ['records.layout="search_maps"', 'model.backbone="map_cnn"', 'model.weights="none"']
+    pixel_free = [f"augment.{key}=false" for key in ("affine", "flip_lr", "color", "dropout")]
+    config = load_config(None, maps + pixel_free)
+    assert config.records.layout == "search_maps" and config.model.backbone == "map_cnn"
+    with pytest.raises(ConfigError, match="'model.backbone'.*map_cnn"):
+        load_config(None, [maps[0], *pixel_free])  # the reference's EfficientNet on two rows
+    with pytest.raises(ConfigError, match="'model.backbone'.*map_cnn"):
+        load_config(None, ['model.backbone="map_cnn"', 'model.weights="none"'])
+    for key in ("affine", "flip_lr", "color", "dropout"):
+        with pytest.raises(ConfigError, match=f"'augment.{key}'.*drift"):
+            load_config(None, maps + [p for p in pixel_free if key not in p])
+
+
 def test_layouts_that_need_off_scans():
     layout = 'records.layout="on_off"'
     assert load_config(None, [layout]).data.on_scans == (0, 2, 4)

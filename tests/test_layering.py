@@ -17,7 +17,7 @@ ALLOWED = {
     "observations": set(),
     "data": {"observations"},
     "classical": {"observations", "data"},
-    "learned": {"observations", "data"},
+    "learned": {"observations", "data", "classical"},  # search_maps shows the search's maps
     "measure": {"observations", "data", "classical", "learned"},
     "jobs": {"observations", "data", "classical", "learned", "measure"},
     "cli": {"observations", "data", "classical", "learned", "measure", "jobs"},

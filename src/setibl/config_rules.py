@@ -15,7 +15,15 @@ if TYPE_CHECKING:  # annotations only: config imports this module
 
 # Names of the layout and backbone registries (setibl.learned.layouts / .models, whose tests
 # check they agree), here so a config is checked at load without loading TensorFlow.
-LAYOUT_NAMES: tuple[str, ...] = ("on3", "all6", "on_off", "stack", "stack_on", "drift6")
+LAYOUT_NAMES: tuple[str, ...] = (
+    "on3",
+    "all6",
+    "on_off",
+    "stack",
+    "stack_on",
+    "drift6",
+    "search_maps",
+)
 BACKBONE_NAMES: tuple[str, ...] = (
     *(f"efficientnet_b{i}" for i in range(8)),
     *(f"efficientnetv2_{s}" for s in ("b0", "b1", "b2", "b3", "s")),
@@ -24,6 +32,7 @@ BACKBONE_NAMES: tuple[str, ...] = (
     "inception_v3",
     "small_cnn",
     "small_cnn_full",
+    "map_cnn",
 )
 
 
@@ -234,6 +243,23 @@ def _validate_ranges(config: Config) -> None:
             f"have an OFF scan after every ON scan for records.layout 'on_off' "
             f"({data.scans} scans)",
             list(on),
+        )
+    maps = config.records.layout == "search_maps"
+    _require(
+        maps == (config.model.backbone == "map_cnn"),
+        "model.backbone",
+        "be 'map_cnn' exactly when records.layout is 'search_maps' (it reads the search's "
+        "S/N and drift rows)",
+        config.model.backbone,
+    )
+    for key in ("flip_lr", "affine", "color", "dropout"):
+        value = getattr(config.augment, key)
+        _require(
+            not (maps and value),
+            f"augment.{key}",
+            "be false for records.layout 'search_maps' (its rows are S/N and drift per track, "
+            "not pixels; scan_order and mixup apply)",
+            value,
         )
     if config.dedoppler.filter_level > 0:
         _require(

@@ -63,7 +63,7 @@ def test_metadata_agrees_with_what_the_layout_does(name, cadence):
     scan slots: every slot of the image belongs to exactly one unit."""
     layout = get_layout(name)
     changed = cadence.copy()
-    changed[list(OFF_SCANS)] += 100.0
+    changed[list(OFF_SCANS), :, 2] += 100.0  # a line in the OFF scans
     assert (not np.array_equal(layout(changed), layout(cadence))) == layout.needs_off
     slots = layout.scan_slots(6, ON_SCANS)
     shape = layout.output_shape(cadence.shape)
@@ -115,7 +115,7 @@ def test_compiled_drift_planes_equal_the_numpy_gather(steps, width, drifts):
             np.testing.assert_array_equal(planes[i, scan], drift_plane(batch[i, scan], drifts))
 
 
-@pytest.mark.parametrize("name", sorted(LAYOUTS))
+@pytest.mark.parametrize("name", sorted(name for name in LAYOUTS if LAYOUTS[name].flips))
 def test_flip_axes_mirror_the_data(name):
     """Reversing a layout's flip axes gives the image of the frequency-mirrored cadence."""
     cadence = np.random.default_rng(2).standard_normal((6, 40, 24)).astype(np.float32)
@@ -151,3 +151,25 @@ def test_config_knows_every_layout_by_name():
     from setibl.config_rules import LAYOUT_NAMES
 
     assert set(LAYOUT_NAMES) == set(LAYOUTS)
+
+
+def test_search_maps_hold_each_scans_best_snr_and_drift_per_start_channel():
+    rng = np.random.default_rng(3)
+    cadence = rng.standard_normal((6, 273, 256)).astype(np.float32)
+    for t in range(273):  # S/N 20 in ON scan 2 from channel 60 at 0.25 channel per step
+        cadence[2, t, 60 + int(round(0.25 * t))] += 20.0 / np.sqrt(273)
+    layout = get_layout("search_maps")
+    image = layout(cadence)
+    assert image.shape == layout.output_shape(cadence.shape) == (2, 384, 6)
+    column = int(np.argmax(image[0, :, 2]))
+    assert abs(column - 64 - 60) <= 1  # column 0 is channel -64
+    assert image[1, column, 2] == pytest.approx(0.25, abs=2 / 255)
+    assert 15 < image[0, column, 2] < 25
+    assert image[0, :, [0, 1, 3, 4, 5]].max() < 7  # noise only
+
+
+def test_search_maps_stay_finite_in_float16():
+    flat = np.zeros((6, 16, 20), np.float32)
+    flat[0, :, 5] = 1.0  # a line on a scan without noise: S/N 1e6 before the cap
+    image = get_layout("search_maps")(flat).astype(np.float16)
+    assert np.isfinite(image).all() and image[0].max() == 1000.0

@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 
 from setibl.config import ModelConfig
+from setibl.errors import ConfigError
 from setibl.learned.models import (
     GeMPooling,
     build_model,
@@ -87,11 +88,22 @@ def test_registry_metadata(name):
     """Every backbone says what it takes; the ImageNet flag and the channel count hold."""
     backbone = get_backbone(name)
     assert backbone.preprocessing in ("builtin", "tf", "z")
-    assert backbone.channels in (0, 3) and backbone.min_size >= 16
+    assert backbone.channels in (0, 3) and (backbone.min_size >= 16 or backbone.rows > 0)
     assert backbone.imagenet == (backbone.preprocessing != "z")
     if not backbone.imagenet:
         with pytest.raises(ValueError, match="no ImageNet weights"):
             build_model(ModelConfig(backbone=name, weights="imagenet"), (64, 64, 3))
+
+
+def test_map_cnn_reads_two_rows_of_search_maps():
+    config = ModelConfig(backbone="map_cnn", weights="none")
+    model = build_model(config, (2, 384, 6))
+    maps = np.zeros((2, 2, 384, 6), "float32")
+    maps[1, 0, 100, 2] = 40.0  # an ON track of S/N 40
+    out = model.predict(maps, verbose=0)
+    assert out.shape == (2, 1) and out[0, 0] != out[1, 0]
+    with pytest.raises(ConfigError, match="exactly 2 rows"):
+        build_model(config, (64, 64, 6))
 
 
 LIGHT_BACKBONES = [

@@ -30,6 +30,14 @@ def _overrides(**extra):
     return [f"{k}={v}" for k, v in values.items()]
 
 
+# what the config rules ask of records.layout = "search_maps"
+SEARCH_MAPS = {
+    "model.backbone": '"map_cnn"',
+    "model.weights": '"none"',
+    **{f"augment.{key}": "false" for key in ("affine", "flip_lr", "color", "dropout")},
+}
+
+
 def _read_all(records, manifest, split):
     spec = PipelineSpec(tuple(manifest["image_shape"]), manifest["encoding"])
     out = {}
@@ -61,7 +69,8 @@ def test_assignment_is_stratified_and_balanced():
 @pytest.mark.parametrize("layout", sorted(LAYOUTS))
 def test_float16_round_trip_is_bit_exact(tmp_path, layout):
     data = write_kaggle_folder(tmp_path / "data")
-    config = load_config(None, _overrides(**{"records.layout": f'"{layout}"'}))
+    recipe = SEARCH_MAPS if layout == "search_maps" else {}
+    config = load_config(None, _overrides(**{"records.layout": f'"{layout}"', **recipe}))
     manifest = shard_data(config, data, tmp_path / "shards", progress=False)
     records = _read_all(tmp_path / "shards", manifest, "train")
     table = discover(data, "train")

@@ -12,6 +12,11 @@
 - ``drift6``: each scan's drift-rate plane (sums along straight tracks, one row per drift from
   -1 to +1 channel per step, see ``drift_planes``) as six channels in cadence order: 273 x 256 x 6.
   Faint needles, invisible pixel by pixel, become peaks.
+- ``search_maps``: the de-Doppler search's maps (:mod:`setibl.classical.dedoppler` with its
+  default settings: clipping, tracks from 64 channels outside the band): per scan and start
+  channel the best S/N over drifts (row 0) and that drift in channels per step (row 1), as six
+  channels in cadence order: 2 x 384 x 6 for Kaggle snippets. A model then learns the ON-OFF
+  logic the classical search hard-codes, from two numbers per track instead of 70,000 pixels.
 
 Each layout also says where every scan went (``scan_slots``): along the channel axis or as a
 vertical block, so augmentations can reorder ON scans among themselves and OFF scans among
@@ -25,8 +30,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from setibl.config import ON_SCANS
+from setibl.config import ON_SCANS, DedopplerConfig
 from setibl.learned.drift_planes import DRIFTS, drift_planes
+
+SEARCH = DedopplerConfig()  # the search whose maps ``search_maps`` shows: the default one
+SNR_CAP = 1000.0  # search_maps S/N beyond this is stored as this
 
 # A unit: image slots (channels or vertical blocks) that move together when scans are reordered.
 Unit = tuple[int, ...]
@@ -56,6 +64,8 @@ class Layout:
     needs_off: bool  # whether the model sees the OFF scans at all
     height_factor: Callable[[int, tuple[int, ...]], int] = lambda scans, on: 1
     fixed_height: int = 0  # the image height whatever the scan's, when not 0
+    extra_width: int = 0  # columns beyond the scan's channels
+    flips: bool = True  # whether reversing flip_axes mirrors the data in frequency
     # axes of a batch [n, height, width, channels] to reverse for a frequency flip of the data
     flip_axes: tuple[int, ...] = (2,)
 
@@ -68,7 +78,7 @@ class Layout:
             height = self.fixed_height
         return (
             height * self.height_factor(scans, on_scans),
-            width,
+            width + self.extra_width,
             self.channels(scans, on_scans),
         )
 
@@ -112,6 +122,23 @@ def _stack_on(batch: np.ndarray, on_scans: tuple[int, ...]) -> np.ndarray:
 
 def _drift6(batch: np.ndarray, on_scans: tuple[int, ...]) -> np.ndarray:
     return np.moveaxis(drift_planes(batch), 1, -1)
+
+
+def _search_maps(batch: np.ndarray, on_scans: tuple[int, ...]) -> np.ndarray:
+    from setibl.classical.dedoppler import search_cadences
+
+    searches = search_cadences(
+        np.asarray(batch, np.float32),
+        SEARCH.max_drift,
+        SEARCH.time_binning,
+        SEARCH.bandpass_window,
+        SEARCH.clip_sigma,
+        SEARCH.edge_channels,
+    )
+    maps = np.stack([np.stack([s.snr, s.drift], axis=0) for s in searches])  # (n, 2, scans, W)
+    # S/N within +-SNR_CAP stays finite in float16 records (a scan without noise gives 1e6)
+    np.clip(maps[:, 0], -SNR_CAP, SNR_CAP, out=maps[:, 0])
+    return np.moveaxis(maps, 2, -1).astype(np.float32)
 
 
 def _singles(slots: list[int]) -> tuple[Unit, ...]:
@@ -192,6 +219,17 @@ LAYOUTS: dict[str, Layout] = {
         needs_off=True,
         fixed_height=DRIFTS,
         flip_axes=(1, 2),
+    ),
+    "search_maps": Layout(
+        "search_maps",
+        "the de-Doppler search's best S/N and drift per start channel, scans as channels",
+        _search_maps,
+        lambda scans, on: scans,
+        _cadence_order_slots("channel"),
+        needs_off=True,
+        fixed_height=2,
+        extra_width=2 * SEARCH.edge_channels,
+        flips=False,  # a mirrored band also negates the drift row
     ),
 }
 

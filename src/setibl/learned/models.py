@@ -36,6 +36,7 @@ class Backbone:
     channels: int = 3  # input channels the backbone takes; 0: any (no channel adapter)
     imagenet: bool = True  # ImageNet weights are available
     min_size: int = 32  # smallest input height/width the architecture accepts
+    rows: int = 0  # the exact input height it reads (map_cnn: S/N and drift rows); 0: any
 
 
 @keras.saving.register_keras_serializable(package="setibl")
@@ -113,6 +114,48 @@ def _small_cnn(
     return model
 
 
+@keras.saving.register_keras_serializable(package="setibl")
+class SearchMapRows(keras.layers.Layer):
+    """[batch, 2, W, C] search maps (row 0 S/N, row 1 drift) -> [batch, W, 2C]: asinh(S/N / 3)
+    with S/N clipped to [-5, 100] (noise keeps its scale, S/N 300 lines stop dwarfing S/N 8
+    needles), then the drifts as they are (channels per step, within +-1)."""
+
+    def call(self, maps):
+        snr = keras.ops.arcsinh(keras.ops.clip(maps[:, 0], -5.0, 100.0) / 3.0)
+        return keras.ops.concatenate([snr, maps[:, 1]], axis=-1)
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], input_shape[2], 2 * input_shape[3])
+
+
+def _map_cnn(input_shape: tuple[int, int, int], weights: str | None) -> keras.Model:
+    """A 1-D CNN along frequency over the search maps (layout ``search_maps``), 53k weights.
+
+    Dilated convolutions (1, 2, 4, 8) reach +-60 channels: an ON track and the OFF tracks that
+    would veto it (RFI wandering tens of channels between scans) are seen together; scans are
+    channels, so every filter compares the six scans at once. Ends in a global max pool over
+    frequency as a 1x1 map (a needle is one place in the band).
+    """
+    if weights not in (None, "none") and not str(weights).endswith(".h5"):
+        raise ConfigError(
+            "config key 'model.weights': map_cnn has no ImageNet weights; set it to 'none'"
+        )
+    inputs = keras.Input(input_shape)
+    x = SearchMapRows()(inputs)
+    for filters, kernel, dilation in ((32, 5, 1), (32, 5, 2), (64, 5, 4), (64, 5, 8), (64, 3, 1)):
+        x = keras.layers.Conv1D(
+            filters, kernel, dilation_rate=dilation, padding="same", use_bias=False
+        )(x)
+        x = keras.layers.BatchNormalization()(x)
+        x = keras.layers.ReLU()(x)
+    x = keras.layers.GlobalMaxPooling1D()(x)
+    x = keras.layers.Reshape((1, 1, -1))(x)
+    model = keras.Model(inputs, x, name="map_cnn")
+    if weights not in (None, "none"):
+        model.load_weights(weights)
+    return model
+
+
 BACKBONES: dict[str, Backbone] = {}
 for _i in range(8):
     BACKBONES[f"efficientnet_b{_i}"] = Backbone(
@@ -135,6 +178,10 @@ BACKBONES["small_cnn_full"] = Backbone(
     channels=0,
     imagenet=False,
     min_size=16,
+)
+
+BACKBONES["map_cnn"] = Backbone(
+    "map_cnn", _map_cnn, "z", channels=0, imagenet=False, min_size=2, rows=2
 )
 
 
@@ -198,6 +245,11 @@ def build_model(config: ModelConfig, input_shape: tuple[int, int, int]) -> keras
             *config.resize, interpolation="bilinear", antialias=True, name="resize"
         )(x)
         backbone_shape = (*config.resize, input_shape[-1])
+    if backbone.rows and backbone_shape[0] != backbone.rows:
+        raise ConfigError(
+            f"config key 'model.backbone': {config.backbone} reads images of exactly "
+            f"{backbone.rows} rows (records.layout 'search_maps'), got {backbone_shape[0]}"
+        )
     if min(backbone_shape[:2]) < backbone.min_size:
         raise ConfigError(
             f"config key 'model.resize': {config.backbone} takes images of at least "
