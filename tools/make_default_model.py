@@ -55,7 +55,8 @@ def make_data(work: Path, workers: int) -> str:
     if (data / "test_labels.csv").is_file():
         print(f"{data}: already synthesized", flush=True)
         return f"setibl synth {data} --config {CONFIG.relative_to(REPO)}"
-    return run_cli("synth", str(data), "--config", str(CONFIG), "--workers", str(workers))
+    run_cli("synth", str(data), "--config", str(CONFIG), "--workers", str(workers))
+    return f"setibl synth {data} --config {CONFIG.relative_to(REPO)} --workers {workers}"
 
 
 def train(work: Path) -> str:
