@@ -29,27 +29,29 @@ from quality import score_detector, setibl_cli
 
 from setibl.io import atomic_write_text
 
-# the config fine-tunes the shipped model's weights; variants that cannot start from them (a
-# different pooling or layout) train from scratch at the from-scratch peak learning rate
-SCRATCH = ('model.init="none"', "schedule.lr_max_per_sample=3.125e-5")
+# the config fine-tunes the shipped model's weights; variants that cannot start from them (other
+# layouts and backbones) train from scratch at the from-scratch peak learning rate
+SCRATCH = ('model.init="none"', "schedule.lr_max_per_sample=1.5625e-5")
+PIXELS = ("schedule.lr_max_per_sample=3.125e-5",)  # the pixel CNNs' from-scratch peak
 VARIANTS: dict[str, tuple[str, ...]] = {
     "recipe": (),
-    "no mixup": ("mixup.enabled=false",),
+    "+ mixup (OR label)": ("mixup.enabled=true",),
     "no scan-order shuffling": ("augment.scan_order=false",),
-    "+ frequency flips": ("augment.flip_lr=true",),
     "+ focal loss": ('model.loss="focal"',),
-    "reference schedule kind (Adam, ramp-decay)": (
-        'schedule.kind="ramp_decay"',
-        'schedule.optimizer="adam"',
-        "schedule.weight_decay=0.0",
-    ),
+    "AdamW (weight decay 1e-4)": ('schedule.optimizer="adamw"', "schedule.weight_decay=1e-4"),
+    "reference schedule kind (ramp-decay)": ('schedule.kind="ramp_decay"',),
     "from scratch": SCRATCH,
-    "from scratch + GeM pooling": (*SCRATCH, 'model.pooling="gem"'),
-    "from scratch, layout all6": (*SCRATCH, 'records.layout="all6"'),
-    "from scratch, layout stack_on 256x256": (
+    "from scratch, layout drift6 + small_cnn_full": (
         *SCRATCH,
-        'records.layout="stack_on"',
-        "records.resize=[256, 256]",
+        *PIXELS,
+        'records.layout="drift6"',
+        'model.backbone="small_cnn_full"',
+    ),
+    "from scratch, layout all6 + small_cnn": (
+        *SCRATCH,
+        *PIXELS,
+        'records.layout="all6"',
+        'model.backbone="small_cnn"',
     ),
 }
 

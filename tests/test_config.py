@@ -199,7 +199,7 @@ def test_layouts_that_need_off_scans():
 def test_config_load_does_not_load_tensorflow():
     script = (
         "import sys; from setibl.config import load_config, find_config; "
-        "load_config(find_config('demo'), ['model.backbone=small_cnn']); "
+        "load_config(find_config('demo'), ['model.backbone=map_cnn']); "
         "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules"
     )
     subprocess.run([sys.executable, "-c", script], check=True)
@@ -249,6 +249,7 @@ def test_shipped_configs_load_and_open_with_their_promise(name):
 
 def test_recipe_configs_switch_the_options_on():
     cpu, kaggle = load_config(find_config("cpu")), load_config(find_config("kaggle"))
-    assert cpu.mixup.enabled and cpu.augment.scan_order and cpu.records.layout == "drift6"
+    assert cpu.augment.scan_order and cpu.records.layout == "search_maps"
+    assert cpu.model.backbone == "map_cnn" and cpu.model.init == "default"
     assert kaggle.records.layout == "stack_on" and kaggle.model.resize == (512, 512)
     assert kaggle.model.pooling == "gem" and kaggle.pseudo.rounds == 1
