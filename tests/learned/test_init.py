@@ -4,6 +4,7 @@ where layout, backbone, head and input shape agree."""
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from setibl.errors import ConfigError
@@ -56,12 +57,33 @@ def test_training_from_a_run_starts_at_its_weights(tiny_run, tiny_data, tmp_path
 
     monkeypatch.setattr(train_module, "build_initial_model", spy)
     config = tiny_config(f'model.init="{tiny_run}"', "train.epochs=1", "train.tta=0")
-    train_workflow(config, tiny_run / "shards", tmp_path / "run", log=lambda line: None)
+    lines = []
+    train_workflow(config, tiny_run / "shards", tmp_path / "run", log=lines.append)
     assert len(seen) == config.train.folds
     expected = _fold0_weights(tiny_run)
     for weights in seen:
         for mine, theirs in zip(weights, expected, strict=True):
             np.testing.assert_array_equal(mine, theirs)
+    # the run it starts from trained on these very records: its OOF ids are every train id
+    trained = len(pd.read_csv(tiny_run / "oof.csv"))
+    warned = [line for line in lines if line.startswith("warning: model.init")]
+    assert len(warned) == 1 and f"trained on {trained} of this run's training" in warned[0]
+
+
+def test_init_overlap_counts_only_the_ids_the_start_run_trained_on(tiny_run, tmp_path):
+    import shutil
+
+    from setibl.jobs.learned import init_overlap
+
+    records = tiny_run / "shards"
+    started = tiny_config(f'model.init="{tiny_run}"')
+    assert init_overlap(tiny_config(), records) == 0  # model.init = "none"
+    assert init_overlap(started, records) == len(pd.read_csv(tiny_run / "oof.csv"))
+    other = tmp_path / "other"
+    shutil.copytree(tiny_run, other, ignore=shutil.ignore_patterns("shards"))
+    oof = pd.read_csv(other / "oof.csv", dtype={"id": str})
+    oof.iloc[:3].to_csv(other / "oof.csv", index=False)  # a run that saw three of them
+    assert init_overlap(tiny_config(f'model.init="{other}"'), records) == 3
 
 
 @pytest.mark.parametrize(

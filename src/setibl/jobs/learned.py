@@ -40,12 +40,36 @@ def train_workflow(
         records = Path(run) / "shards"
         log(f"sharding {source} into {records}")
         shard_data(config, source, records)
+    seen = init_overlap(config, records)
+    if seen:
+        log(
+            f"warning: model.init {config.model.init} was trained on {seen} of this run's "
+            "training cadences, so every fold starts from weights that saw its validation "
+            "ids: the OOF AUC will be optimistic (judge it on held-out labels)"
+        )
     hardware = detect_hardware(multi_worker=multi_worker)
     configure_precision(hardware, config.train.mixed_precision)
     metrics = train_run(config, records, run, hardware, resume=resume, log=log)
     if config.pseudo.rounds > 0:
         metrics = pseudo_workflow(run, config.pseudo.rounds, hardware=hardware, log=log)
     return metrics
+
+
+def init_overlap(config: Config, records: Path) -> int:
+    """How many training ids of ``records`` the run named by ``model.init`` trained on (its
+    ``oof.csv``); 0 for ``none``, a weights file, or a run without OOF predictions."""
+    from setibl.learned.records import INDEX_FILE
+    from setibl.learned.runs import resolve_run
+
+    if config.model.init == "none":
+        return 0
+    oof = resolve_run(config.model.init) / "oof.csv"
+    index = records / INDEX_FILE
+    if not (oof.is_file() and index.is_file()):
+        return 0
+    trained = set(pd.read_csv(oof, dtype={"id": str}, usecols=["id"])["id"])
+    table = pd.read_csv(index, dtype={"id": str}, usecols=["id", "split"])
+    return int(table.loc[table["split"] == "train", "id"].isin(trained).sum())
 
 
 def pseudo_round_dir(run: str | os.PathLike, round_: int) -> Path:
