@@ -136,6 +136,7 @@ def test_every_shipped_config_is_valid():
         ("dedoppler.top_hits=0", "dedoppler.top_hits"),
         ("dedoppler.clip_sigma=-1", "dedoppler.clip_sigma"),
         ("dedoppler.edge_channels=-1", "dedoppler.edge_channels"),
+        ("dedoppler.edge_channels=100000", "dedoppler.edge_channels"),
         ("dedoppler.contrast_window=-2", "dedoppler.contrast_window"),
         ("observations.noise=gauss", "observations.noise"),
         ("train.verbose=3", "train.verbose"),
@@ -179,9 +180,18 @@ def test_search_maps_go_with_map_cnn_and_no_pixel_augmentation():
         load_config(None, [maps[0], *pixel_free])  # the reference's EfficientNet on two rows
     with pytest.raises(ConfigError, match="'model.backbone'.*map_cnn"):
         load_config(None, ['model.backbone="map_cnn"', 'model.weights="none"'])
-    for key in ("affine", "flip_lr", "color", "dropout"):
-        with pytest.raises(ConfigError, match=f"'augment.{key}'.*drift"):
-            load_config(None, maps + [p for p in pixel_free if key not in p])
+    # every pixel augmentation that is on is named at once
+    with pytest.raises(ConfigError, match="'augment.affine', 'augment.flip_lr'.*'augment.dropout'"):
+        load_config(None, maps)
+    refused = {
+        "mixup.enabled=true": "mixup.enabled",
+        'records.encoding="png8"': "records.encoding",
+        "records.resize=[64, 64]": "records.resize",
+        "model.resize=[64, 64]": "model.resize",
+    }
+    for override, key in refused.items():
+        with pytest.raises(ConfigError, match=f"'{key}'.*search_maps"):
+            load_config(None, [*maps, *pixel_free, override])
 
 
 def test_layouts_that_need_off_scans():

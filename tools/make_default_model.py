@@ -73,6 +73,7 @@ def train(work: Path) -> str:
 def export(run: Path, description: dict) -> Path:
     """Copy the run's config, metrics and fold weights into the package; write model.json."""
     from setibl.config import load_config
+    from setibl.learned.records import layout_params
 
     config = load_config(run / "config.toml")
     staging = BUNDLE.with_name(BUNDLE.name + ".new")
@@ -90,6 +91,7 @@ def export(run: Path, description: dict) -> Path:
         "seed": config.run.seed,
         "synth": dataclasses.asdict(config.synth),
         "layout": config.records.layout,
+        "layout_params": layout_params(config.records.layout),
         "backbone": config.model.backbone,
         "folds": config.train.folds,
         "epochs": config.train.epochs,

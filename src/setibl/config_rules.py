@@ -105,6 +105,7 @@ def validate_config(config: Config) -> None:
     _validate_ranges(config)
     _validate_scan(config.scan)
     _validate_recipe(config)
+    _validate_search_maps(config)
 
 
 def _require(ok: bool, key: str, rule: str, value: Any) -> None:
@@ -203,7 +204,7 @@ def _validate_ranges(config: Config) -> None:
             "dedoppler.top_hits": positive,
             "dedoppler.off_tolerance": not_negative,
             "dedoppler.clip_sigma": not_negative,
-            "dedoppler.edge_channels": not_negative,
+            "dedoppler.edge_channels": (lambda v: 0 <= v <= 1024, "lie in [0, 1024]"),
             "dedoppler.contrast_window": not_negative,
             "dedoppler.workers": positive,
             "observations.max_drift_hz": not_negative,
@@ -243,23 +244,6 @@ def _validate_ranges(config: Config) -> None:
             f"have an OFF scan after every ON scan for records.layout 'on_off' "
             f"({data.scans} scans)",
             list(on),
-        )
-    maps = config.records.layout == "search_maps"
-    _require(
-        maps == (config.model.backbone == "map_cnn"),
-        "model.backbone",
-        "be 'map_cnn' exactly when records.layout is 'search_maps' (it reads the search's "
-        "S/N and drift rows)",
-        config.model.backbone,
-    )
-    for key in ("flip_lr", "affine", "color", "dropout"):
-        value = getattr(config.augment, key)
-        _require(
-            not (maps and value),
-            f"augment.{key}",
-            "be false for records.layout 'search_maps' (its rows are S/N and drift per track, "
-            "not pixels; scan_order and mixup apply)",
-            value,
         )
     if config.dedoppler.filter_level > 0:
         _require(
@@ -356,3 +340,41 @@ def _validate_recipe(config: Config) -> None:
             "config keys 'pseudo.negative_threshold' < 'pseudo.positive_threshold' within [0, 1] "
             f"required, got {pseudo.negative_threshold} and {pseudo.positive_threshold}"
         )
+
+
+SEARCH_MAPS_OFF = ("augment.affine", "augment.flip_lr", "augment.color", "augment.dropout")
+
+
+def _validate_search_maps(config: Config) -> None:
+    """``search_maps`` rows are S/N and drift per track, not pixels: they go with ``map_cnn``
+    only, stay float16 and unresized, and take no pixel augmentation and no mixup (a blend of
+    two S/N maps is not the map of blended data, and an averaged drift means nothing)."""
+    maps = config.records.layout == "search_maps"
+    _require(
+        maps == (config.model.backbone == "map_cnn"),
+        "model.backbone",
+        "be 'map_cnn' exactly when records.layout is 'search_maps' (it reads the search's "
+        "S/N and drift rows)",
+        config.model.backbone,
+    )
+    if not maps:
+        return
+    on = [key for key in SEARCH_MAPS_OFF if getattr(config.augment, key.split(".")[1])]
+    if config.mixup.enabled:
+        on.append("mixup.enabled")
+    if on:
+        raise ConfigError(
+            f"config key{'s' if len(on) > 1 else ''} {', '.join(repr(k) for k in on)}: must be "
+            "false for records.layout 'search_maps' (its rows are S/N and drift per track, "
+            "not pixels; scan_order applies)"
+        )
+    _require(
+        config.records.encoding == "float16",
+        "records.encoding",
+        "be 'float16' for records.layout 'search_maps' (8 bits over S/N and drift together "
+        "lose the drift and faint needles)",
+        config.records.encoding,
+    )
+    for key in ("records.resize", "model.resize"):
+        size = getattr(config, key.split(".")[0]).resize
+        _require(not size, key, "be [] for records.layout 'search_maps'", list(size))

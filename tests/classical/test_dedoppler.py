@@ -272,7 +272,7 @@ def test_contrast_follows_a_drifting_line_into_the_off_scans():
 
 @pytest.mark.parametrize(("start", "drift"), [(-20.0, 0.6), (147.0, -0.6)])
 def test_a_line_entering_the_band_is_found_at_its_start_outside(start, drift):
-    # 64 rows at 0.6 channel per step: the line enters the 128-channel band a third of the way
+    # 64 rows at 0.6 channel per step: the line enters the 128-channel band about half-way
     # through the scan; a search of in-band starts catches only part of it
     cadence = _cadence([_needle(start, drift, scans=(0,), snr=60.0)], seed=7)
     inside = search_cadences(cadence[None])[0]

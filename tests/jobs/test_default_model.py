@@ -34,6 +34,10 @@ def test_the_bundle_is_a_small_finished_run_described_by_model_json():
         assert (run / f"fold-{fold}" / "best.weights.h5").is_file()
     described = json.loads((run / "model.json").read_text())
     assert described["seed"] == config.run.seed and described["layout"] == config.records.layout
+    # the settings its inputs were made with are the ones this version makes them with
+    from setibl.learned.records import layout_params
+
+    assert described["layout_params"] == layout_params(config.records.layout)
     total = sum(p.stat().st_size for p in run.rglob("*") if p.is_file())
     assert described["weights_bytes"] < total < 5 * 2**20  # a few MB at most
 

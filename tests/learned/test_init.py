@@ -64,8 +64,10 @@ def test_training_from_a_run_starts_at_its_weights(tiny_run, tiny_data, tmp_path
     for weights in seen:
         for mine, theirs in zip(weights, expected, strict=True):
             np.testing.assert_array_equal(mine, theirs)
-    # the run it starts from trained on these very records: its OOF ids are every train id
-    trained = len(pd.read_csv(tiny_run / "oof.csv"))
+    # the run it starts from trained on these very records: fold 0 saw every id outside it
+    oof = pd.read_csv(tiny_run / "oof.csv")
+    trained = int((oof["fold"] != 0).sum())
+    assert 0 < trained < len(oof)
     warned = [line for line in lines if line.startswith("warning: model.init")]
     assert len(warned) == 1 and f"trained on {trained} of this run's training" in warned[0]
 
@@ -78,12 +80,15 @@ def test_init_overlap_counts_only_the_ids_the_start_run_trained_on(tiny_run, tmp
     records = tiny_run / "shards"
     started = tiny_config(f'model.init="{tiny_run}"')
     assert init_overlap(tiny_config(), records) == 0  # model.init = "none"
-    assert init_overlap(started, records) == len(pd.read_csv(tiny_run / "oof.csv"))
+    oof = pd.read_csv(tiny_run / "oof.csv", dtype={"id": str})
+    assert init_overlap(started, records) == int((oof["fold"] != 0).sum())
     other = tmp_path / "other"
     shutil.copytree(tiny_run, other, ignore=shutil.ignore_patterns("shards"))
-    oof = pd.read_csv(other / "oof.csv", dtype={"id": str})
-    oof.iloc[:3].to_csv(other / "oof.csv", index=False)  # a run that saw three of them
+    seen = oof.iloc[:5].assign(fold=[1, 1, 1, 0, 0])  # fold 0 trained on three of them
+    seen.to_csv(other / "oof.csv", index=False)
     assert init_overlap(tiny_config(f'model.init="{other}"'), records) == 3
+    weights = other / "fold-0" / "best.weights.h5"
+    assert init_overlap(tiny_config(f'model.init="{weights}"'), records) == 0
 
 
 @pytest.mark.parametrize(

@@ -95,6 +95,20 @@ def test_registry_metadata(name):
             build_model(ModelConfig(backbone=name, weights="imagenet"), (64, 64, 3))
 
 
+def test_search_map_rows_compress_snr_and_keep_drifts():
+    from setibl.learned.models import SearchMapRows
+
+    maps = np.zeros((1, 2, 5, 2), "float32")
+    maps[0, 0, :, 0] = [-50.0, 0.0, 3.0, 100.0, 5000.0]  # S/N of scan 0 along frequency
+    maps[0, 1, :, 0] = [-1.0, -0.5, 0.0, 0.5, 1.0]  # its drifts
+    rows = np.asarray(SearchMapRows()(maps))
+    assert rows.shape == (1, 5, 4)  # (width, S/N of 2 scans then drifts of 2 scans)
+    expected = np.arcsinh(np.clip(maps[0, 0, :, 0], -5.0, 100.0) / 3.0)
+    np.testing.assert_allclose(rows[0, :, 0], expected, rtol=1e-6)
+    np.testing.assert_array_equal(rows[0, :, 2], maps[0, 1, :, 0])
+    assert rows[0, 3, 0] == rows[0, 4, 0]  # S/N 5000 counts as 100
+
+
 def test_map_cnn_reads_two_rows_of_search_maps():
     config = ModelConfig(backbone="map_cnn", weights="none")
     model = build_model(config, (2, 384, 6))

@@ -212,3 +212,20 @@ def test_records_level_resize_writes_resized_images(tmp_path):
         assert image.shape == (24, 40, 1)
         # a resize keeps the mean level of the image
         assert image.mean() == pytest.approx(before[ident][0].mean(), abs=0.05)
+
+
+def test_search_maps_shards_carry_their_search_settings(tmp_path):
+    import json
+
+    data = write_kaggle_folder(tmp_path / "data")
+    overrides = _overrides(**{"records.layout": '"search_maps"', **SEARCH_MAPS})
+    manifest = shard_data(load_config(None, overrides), data, tmp_path / "shards", progress=False)
+    assert manifest["layout_params"]["edge_channels"] == 64
+    assert manifest["layout_params"]["clip_sigma"] == 6.0
+    load_manifest(tmp_path / "shards", "search_maps")
+    # shards made with other settings (an older version) are refused, not fed to a model
+    path = tmp_path / "shards" / "manifest.json"
+    changed = {**manifest, "layout_params": {**manifest["layout_params"], "edge_channels": 32}}
+    path.write_text(json.dumps(changed))
+    with pytest.raises(RecordsError, match="edge_channels.*reshard"):
+        load_manifest(tmp_path / "shards", "search_maps")

@@ -145,8 +145,8 @@ def search_scans(
     clip_sigma: float = 0.0,
     edge_channels: int = 0,
 ) -> tuple[ScanSearch, int]:
-    """(m, T, F) scans -> their best-drift S/N maps as one :class:`ScanSearch` ((m, F) maps),
-    and the largest drift index searched.
+    """(m, T, F) scans -> their best-drift S/N maps as one :class:`ScanSearch` ((m, F) maps,
+    (m, F + 2 x edge_channels) with edges), and the largest drift index searched.
 
     ``time_binning`` b > 1 first sums b consecutive time steps: the tree then has b times fewer
     rows (about 5x less work for b = 4) and reaches |drift| <= 1 / b channel per step, over
@@ -201,8 +201,8 @@ def search_cadences(
     clip_sigma: float = 0.0,
     edge_channels: int = 0,
 ) -> list[ScanSearch]:
-    """(n, scans, T, F) -> per cadence the best-drift S/N map of every scan (see
-    :func:`search_scans`)."""
+    """(n, scans, T, F) -> per cadence the best-drift S/N map of every scan, (scans, F +
+    2 x edge_channels) (see :func:`search_scans`)."""
     n, scans, height, channels = cadences.shape
     flat = cadences.reshape(n * scans, height, channels)
     search, _ = search_scans(
@@ -302,11 +302,11 @@ def run_search(
     predictions, hit_rows = [], []
     searches = search_cadences(
         cadences,
-        settings.max_drift,
-        settings.time_binning,
-        settings.bandpass_window,
-        settings.clip_sigma,
-        settings.edge_channels,
+        max_drift=settings.max_drift,
+        time_binning=settings.time_binning,
+        bandpass_window=settings.bandpass_window,
+        clip_sigma=settings.clip_sigma,
+        edge_channels=settings.edge_channels,
     )
     for ident, search in zip(ids, searches, strict=True):
         result = score_cadence(search, rules)

@@ -56,8 +56,9 @@ def train_workflow(
 
 
 def init_overlap(config: Config, records: Path) -> int:
-    """How many training ids of ``records`` the run named by ``model.init`` trained on (its
-    ``oof.csv``); 0 for ``none``, a weights file, or a run without OOF predictions."""
+    """How many training ids of ``records`` the weights named by ``model.init`` (fold 0 of that
+    run) trained on: its ``oof.csv`` ids outside fold 0; 0 for ``none``, a weights file, or a
+    run without OOF predictions (the shipped model: trained on our synth only)."""
     from setibl.learned.records import INDEX_FILE
     from setibl.learned.runs import resolve_run
 
@@ -67,7 +68,8 @@ def init_overlap(config: Config, records: Path) -> int:
     index = records / INDEX_FILE
     if not (oof.is_file() and index.is_file()):
         return 0
-    trained = set(pd.read_csv(oof, dtype={"id": str}, usecols=["id"])["id"])
+    predictions = pd.read_csv(oof, dtype={"id": str}, usecols=["id", "fold"])
+    trained = set(predictions.loc[predictions["fold"] != 0, "id"])  # fold 0 validated on these
     table = pd.read_csv(index, dtype={"id": str}, usecols=["id", "split"])
     return int(table.loc[table["split"] == "train", "id"].isin(trained).sum())
 

@@ -12,8 +12,9 @@
 - ``drift6``: each scan's drift-rate plane (sums along straight tracks, one row per drift from
   -1 to +1 channel per step, see ``drift_planes``) as six channels in cadence order: 273 x 256 x 6.
   Faint needles, invisible pixel by pixel, become peaks.
-- ``search_maps``: the de-Doppler search's maps (:mod:`setibl.classical.dedoppler` with its
-  default settings: clipping, tracks from 64 channels outside the band): per scan and start
+- ``search_maps``: the de-Doppler search's maps (:mod:`setibl.classical.dedoppler` with fixed
+  settings, today's defaults: |drift| <= 1 channel per step, bandpass window 17, clipping at 6
+  sigma, tracks from 64 channels outside the band): per scan and start
   channel the best S/N over drifts (row 0) and that drift in channels per step (row 1), as six
   channels in cadence order: 2 x 384 x 6 for Kaggle snippets. A model then learns the ON-OFF
   logic the classical search hard-codes, from two numbers per track instead of 70,000 pixels.
@@ -33,7 +34,11 @@ import numpy as np
 from setibl.config import ON_SCANS, DedopplerConfig
 from setibl.learned.drift_planes import DRIFTS, drift_planes
 
-SEARCH = DedopplerConfig()  # the search whose maps ``search_maps`` shows: the default one
+# The search whose maps ``search_maps`` shows, spelled out (today's dedoppler defaults) so that
+# trained models keep their input if those defaults change: a new setting is a new layout.
+SEARCH = DedopplerConfig(
+    max_drift=1.0, time_binning=1, bandpass_window=17, clip_sigma=6.0, edge_channels=64
+)
 SNR_CAP = 1000.0  # search_maps S/N beyond this is stored as this
 
 # A unit: image slots (channels or vertical blocks) that move together when scans are reordered.
@@ -66,6 +71,9 @@ class Layout:
     fixed_height: int = 0  # the image height whatever the scan's, when not 0
     extra_width: int = 0  # columns beyond the scan's channels
     flips: bool = True  # whether reversing flip_axes mirrors the data in frequency
+    # settings the images depend on beyond the name, written with the shards and checked when
+    # they are read (a model trained on one setting must not be fed another)
+    params: tuple[tuple[str, float], ...] = ()
     # axes of a batch [n, height, width, channels] to reverse for a frequency flip of the data
     flip_axes: tuple[int, ...] = (2,)
 
@@ -129,11 +137,11 @@ def _search_maps(batch: np.ndarray, on_scans: tuple[int, ...]) -> np.ndarray:
 
     searches = search_cadences(
         np.asarray(batch, np.float32),
-        SEARCH.max_drift,
-        SEARCH.time_binning,
-        SEARCH.bandpass_window,
-        SEARCH.clip_sigma,
-        SEARCH.edge_channels,
+        max_drift=SEARCH.max_drift,
+        time_binning=SEARCH.time_binning,
+        bandpass_window=SEARCH.bandpass_window,
+        clip_sigma=SEARCH.clip_sigma,
+        edge_channels=SEARCH.edge_channels,
     )
     maps = np.stack([np.stack([s.snr, s.drift], axis=0) for s in searches])  # (n, 2, scans, W)
     # S/N within +-SNR_CAP stays finite in float16 records (a scan without noise gives 1e6)
@@ -230,6 +238,15 @@ LAYOUTS: dict[str, Layout] = {
         fixed_height=2,
         extra_width=2 * SEARCH.edge_channels,
         flips=False,  # a mirrored band also negates the drift row
+        params=(
+            ("version", 1),
+            ("max_drift", SEARCH.max_drift),
+            ("time_binning", SEARCH.time_binning),
+            ("bandpass_window", SEARCH.bandpass_window),
+            ("clip_sigma", SEARCH.clip_sigma),
+            ("edge_channels", SEARCH.edge_channels),
+            ("snr_cap", SNR_CAP),
+        ),
     ),
 }
 

@@ -208,6 +208,11 @@ def source_fingerprint(table: pd.DataFrame) -> str:
     return digest.hexdigest()
 
 
+def layout_params(layout: str) -> dict:
+    """The settings a layout's images depend on beyond its name (``Layout.params``)."""
+    return dict(get_layout(layout).params)
+
+
 def write_records(
     tables: dict[str, pd.DataFrame],
     out: str | os.PathLike,
@@ -220,8 +225,10 @@ def write_records(
     """Shard every split in ``tables``; resumable; writes index.csv and manifest.json last."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
+    params = layout_params(spec.layout)
     plan = {
         "layout": spec.layout,
+        **({"layout_params": params} if params else {}),
         "encoding": spec.encoding,
         "seed": seed,
         "cadence_shape": list(spec.cadence_shape),
@@ -257,6 +264,7 @@ def write_records(
     atomic_write_csv(out / INDEX_FILE, index)
     manifest = {
         "layout": spec.layout,
+        **({"layout_params": params} if params else {}),
         "encoding": spec.encoding,
         "cadence_shape": list(spec.cadence_shape),
         "on_scans": list(spec.on_scans),
@@ -284,6 +292,12 @@ def load_manifest(
         raise RecordsError(
             f"{path}: shards use layout '{manifest['layout']}' but the config asks for "
             f"'{layout}'; reshard or set records.layout={manifest['layout']}"
+        )
+    made, now = manifest.get("layout_params", {}), layout_params(manifest["layout"])
+    if made != now:
+        raise RecordsError(
+            f"{path}: shards of layout '{manifest['layout']}' were made with {made}, this "
+            f"version makes {now}; reshard into a new folder"
         )
     if image_shape is not None and tuple(manifest["image_shape"]) != tuple(image_shape):
         raise RecordsError(
