@@ -35,7 +35,6 @@ SCRATCH = ('model.init="none"', "schedule.lr_max_per_sample=1.5625e-5")
 PIXELS = ("schedule.lr_max_per_sample=3.125e-5",)  # the pixel CNNs' from-scratch peak
 VARIANTS: dict[str, tuple[str, ...]] = {
     "recipe": (),
-    "+ mixup (OR label)": ("mixup.enabled=true",),
     "no scan-order shuffling": ("augment.scan_order=false",),
     "+ focal loss": ('model.loss="focal"',),
     "AdamW (weight decay 1e-4)": ('schedule.optimizer="adamw"', "schedule.weight_decay=1e-4"),
