@@ -131,7 +131,7 @@ class SearchMapRows(keras.layers.Layer):
 def _map_cnn(input_shape: tuple[int, int, int], weights: str | None) -> keras.Model:
     """A 1-D CNN along frequency over the search maps (layout ``search_maps``), 53k weights.
 
-    Dilated convolutions (1, 2, 4, 8) reach +-60 channels: an ON track and the OFF tracks that
+    Dilated convolutions (1, 2, 4, 8) reach +-31 channels: an ON track and the OFF tracks that
     would veto it (RFI wandering tens of channels between scans) are seen together; scans are
     channels, so every filter compares the six scans at once. Ends in a global max pool over
     frequency as a 1x1 map (a needle is one place in the band).
