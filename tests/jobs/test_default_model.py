@@ -90,3 +90,9 @@ def test_scan_with_the_default_model_scores_every_window(tmp_path):
     per_coarse = len({*range(0, 512 - 256 + 1, 256 - 32), 512 - 256})
     assert len(windows) == 2 * per_coarse
     assert windows["cnn_score"].between(0, 1).all() and np.isfinite(windows["cnn_score"]).all()
+    # the shipped model reads search maps: its windows see tracks from 64 channels beyond them
+    from setibl.config import load_config
+    from setibl.jobs.scan import plan_units
+
+    units = plan_units(load_config(), {"c0000": files}, (0, 2, 4), "default")
+    assert units and all(unit.geometry.reach == 64 for unit in units)

@@ -451,3 +451,36 @@ def test_only_units_that_score_windows_ask_ray_for_gpus():
     assert len(lines) == 1
     default = scan_executor(load_config(None, ['scan.backend="ray"']).scan, "/runs/r", print)
     assert "num_gpus" not in default.ray_options()  # 0 by default: CPU
+
+
+@pytest.mark.parametrize(("reach", "separate"), [(0, 1), (64, 0)])
+def test_a_window_seeing_an_events_track_from_beyond_its_edge_is_not_a_second_candidate(
+    reach, separate
+):
+    import setibl.jobs.scan_units as scan_units
+    from setibl.config import ObservationsConfig
+    from setibl.observations.windows import WindowGeometry
+
+    # a needle starting at channel 250 drifts into the next window (256-511), whose model sees
+    # tracks starting up to `reach` channels before it and scores it high as well
+    unit = scan_units.ScanUnit(
+        cadence="c",
+        paths=(),
+        coarse=(0,),
+        coarse_channels=1,
+        on_scans=(0, 2, 4),
+        search=ObservationsConfig(),
+        geometry=WindowGeometry(6, 273, 256, 0, reach),
+        cnn_threshold=0.5,
+    )
+    event = {"cadence": "c", "channel": 250, "coarse_channel": 0, "snr": 30.0, "level": 3}
+    windows = [
+        {"cadence": "c", "coarse_channel": 0, "window": 0, "cnn_score": 0.7},
+        {"cadence": "c", "coarse_channel": 0, "window": 256, "cnn_score": 0.9},
+        {"cadence": "c", "coarse_channel": 0, "window": 512, "cnn_score": 0.95},  # elsewhere
+    ]
+    rows = scan_units._merge([event], windows, unit)
+    assert rows[0]["channel"] == 250
+    assert rows[0]["cnn_score"] == (0.9 if reach else 0.7)
+    others = [row["window"] for row in rows[1:]]
+    assert others == [256] * separate + [512]

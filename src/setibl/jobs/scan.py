@@ -71,8 +71,14 @@ def plan_units(
                 f"config key 'scan.window_overlap': {overlap} channels, the run's windows are "
                 f"{trained.data.width} wide"
             )
+        from setibl.learned.layouts import get_layout
+
         geometry = WindowGeometry(
-            trained.data.scans, trained.data.height, trained.data.width, overlap
+            trained.data.scans,
+            trained.data.height,
+            trained.data.width,
+            overlap,
+            get_layout(trained.records.layout).extra_width // 2,
         )
     units = []
     for name, paths in cadences.items():

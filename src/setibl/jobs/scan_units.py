@@ -168,14 +168,19 @@ def _score_windows(unit: ScanUnit, headers: Sequence[Header], fine: int) -> list
 
 
 def _merge(events: list[dict], windows: list[dict], unit: ScanUnit) -> list[dict]:
-    """Events with the best score of the windows holding them; high-scoring windows that hold
-    no event become candidates of their own (at the window's centre)."""
+    """Events with the best score of the windows holding them (their start channel inside the
+    window, or within the channels beyond it whose tracks the model sees too); high-scoring
+    windows that hold no event become candidates of their own (at the window's centre)."""
     if unit.geometry is None:
         return [{**e, "cnn_score": np.nan, "window": np.nan} for e in events]
-    width = unit.geometry.width
+    width, reach = unit.geometry.width, unit.geometry.reach
     candidates, claimed = [], set()
     for event in events:
-        holding = [w for w in windows if w["window"] <= event["channel"] < w["window"] + width]
+        holding = [
+            w
+            for w in windows
+            if w["window"] - reach <= event["channel"] < w["window"] + width + reach
+        ]
         best = max(holding, key=lambda w: w["cnn_score"], default=None)
         claimed.update(w["window"] for w in holding)
         candidates.append(

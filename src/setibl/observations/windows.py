@@ -27,6 +27,7 @@ class WindowGeometry:
     height: int
     width: int
     overlap: int = 0  # channels shared by neighbouring windows
+    reach: int = 0  # channels beyond each side whose tracks the model sees too (search_maps)
 
     def __post_init__(self) -> None:
         if not 0 <= self.overlap < self.width:
