@@ -4,8 +4,9 @@ Usage: python benchmarks/ablation.py [DATA] [--config configs/cpu.toml] [--out r
        [--shards DIR] [--folds 2] [--epochs 4] [--only NAME ...] [--markdown FILE]
 
 Every variant is ``setibl train CONFIG DATA`` with the variant's ``--set`` overrides on top of
-the config, at one reduced budget for all (``--folds``, ``--epochs``, the last epoch without
-mixup: the figures compare elements, they are not the recipe's best), scored on DATA's test
+the config, at one reduced budget for all (``--folds``, ``--epochs``; a config with mixup has
+it off for the last epoch: the figures compare elements, they are not the recipe's best),
+scored on DATA's test
 split with the benchmark's figures (``quality.score_detector``: AUC, recall at 1% FPR).
 Variants of the config's layout reuse the first variant's shards (or ``--shards``, DATA's
 shards in the config's layout made before); other layouts make their own. A variant whose run

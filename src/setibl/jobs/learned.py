@@ -178,13 +178,14 @@ def predict_workflow(
     validated against the expected test ids. ``overrides`` (``section.key=value``) change the
     run's config where that leaves its models alone: :data:`PREDICT_KEYS`."""
     from setibl.config import load_config
-    from setibl.learned.runs import is_default_model, resolve_run
+    from setibl.learned.runs import check_layout_params, is_default_model, resolve_run
     from setibl.learned.train import RunError
 
     run = resolve_run(run)  # the word "default": the shipped default model
     if not (run / "config.toml").is_file():
         raise RunError(f"{run}: not a run folder (no config.toml); give the --out folder of train")
     config = load_config(run / "config.toml", check_predict_overrides(overrides))
+    check_layout_params(run)
     # the run's own choice between TTA and plain predictions (train.submit), as it submitted
     summary = run / "metrics.json"
     if not summary.is_file():
@@ -257,6 +258,7 @@ def own_test_shards(run: Path, config: Config, source: str | os.PathLike) -> Pat
     (same files, same layout and encoding): a run scoring the folder it was trained on need not
     shard its test split again. None otherwise."""
     from setibl.data.kaggle import validate
+    from setibl.learned.layouts import layout_params
     from setibl.learned.records import MANIFEST_FILE, PLAN_FILE, source_fingerprint
 
     info = run / "run.json"
@@ -269,6 +271,7 @@ def own_test_shards(run: Path, config: Config, source: str | os.PathLike) -> Pat
     plan = json.loads(plan_file.read_text())
     same_spec = (
         plan.get("layout") == config.records.layout
+        and plan.get("layout_params", {}) == layout_params(config.records.layout)
         and plan.get("encoding") == config.records.encoding
         and plan.get("resize", []) == list(config.records.resize)
     )

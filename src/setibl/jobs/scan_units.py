@@ -169,7 +169,8 @@ def _score_windows(unit: ScanUnit, headers: Sequence[Header], fine: int) -> list
 
 def _merge(events: list[dict], windows: list[dict], unit: ScanUnit) -> list[dict]:
     """Events with the best score of the windows holding them (their start channel inside the
-    window, or within the channels beyond it whose tracks the model sees too); high-scoring
+    window, or within the channels beyond it whose tracks the model sees too: a coarse rule by
+    distance, which also lets an event drifting away from a window claim it); high-scoring
     windows that hold no event become candidates of their own (at the window's centre)."""
     if unit.geometry is None:
         return [{**e, "cnn_score": np.nan, "window": np.nan} for e in events]

@@ -26,6 +26,7 @@ themselves without knowing the layout.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -69,7 +70,7 @@ class Layout:
     needs_off: bool  # whether the model sees the OFF scans at all
     height_factor: Callable[[int, tuple[int, ...]], int] = lambda scans, on: 1
     fixed_height: int = 0  # the image height whatever the scan's, when not 0
-    extra_width: int = 0  # columns beyond the scan's channels
+    extra_width: int = 0  # columns beyond the scan's channels, half on each side
     flips: bool = True  # whether reversing flip_axes mirrors the data in frequency
     # settings the images depend on beyond the name, written with the shards and checked when
     # they are read (a model trained on one setting must not be fed another)
@@ -256,6 +257,12 @@ def get_layout(name: str) -> Layout:
         return LAYOUTS[name]
     except KeyError:
         raise ValueError(f"unknown layout {name!r}; known: {', '.join(LAYOUTS)}") from None
+
+
+def layout_params(layout: str) -> dict:
+    """The settings a layout's images depend on beyond its name (``Layout.params``), as they
+    read back from JSON."""
+    return json.loads(json.dumps(dict(get_layout(layout).params)))
 
 
 def image_shape(

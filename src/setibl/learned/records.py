@@ -28,7 +28,7 @@ import tensorflow as tf
 from setibl.data.kaggle import load_snippet
 from setibl.errors import RecordsError
 from setibl.io import atomic_path, atomic_write_csv, atomic_write_json, remove_temporaries
-from setibl.learned.layouts import get_layout, image_shape, resize_image
+from setibl.learned.layouts import get_layout, image_shape, layout_params, resize_image
 
 MANIFEST_FILE = "manifest.json"
 PLAN_FILE = "plan.json"
@@ -208,11 +208,6 @@ def source_fingerprint(table: pd.DataFrame) -> str:
     return digest.hexdigest()
 
 
-def layout_params(layout: str) -> dict:
-    """The settings a layout's images depend on beyond its name (``Layout.params``)."""
-    return dict(get_layout(layout).params)
-
-
 def write_records(
     tables: dict[str, pd.DataFrame],
     out: str | os.PathLike,
@@ -241,7 +236,8 @@ def write_records(
     if plan_path.is_file() and json.loads(plan_path.read_text()) != plan:
         raise RecordsError(
             f"{plan_path}: this folder holds shards of a different plan (ids, labels or snippet "
-            "files, layout, encoding or shard counts changed); use another folder or delete it"
+            "files, layout or its settings, encoding or shard counts changed); use another "
+            "folder or delete it"
         )
     atomic_write_json(plan_path, plan)
     remove_temporaries(out)  # half-written shards of a killed run
@@ -293,11 +289,16 @@ def load_manifest(
             f"{path}: shards use layout '{manifest['layout']}' but the config asks for "
             f"'{layout}'; reshard or set records.layout={manifest['layout']}"
         )
-    made, now = manifest.get("layout_params", {}), layout_params(manifest["layout"])
+    try:
+        now = layout_params(manifest["layout"])
+    except ValueError as err:  # a layout this version does not know
+        raise RecordsError(f"{path}: {err}") from None
+    made = manifest.get("layout_params", {})
     if made != now:
         raise RecordsError(
-            f"{path}: shards of layout '{manifest['layout']}' were made with {made}, this "
-            f"version makes {now}; reshard into a new folder"
+            f"{path}: shards of layout '{manifest['layout']}' were made with "
+            f"{made or 'settings from before they were recorded'}, this version makes {now}; "
+            "delete them and shard again"
         )
     if image_shape is not None and tuple(manifest["image_shape"]) != tuple(image_shape):
         raise RecordsError(

@@ -3,11 +3,13 @@ model), its config and fold weights, and the weights a new run starts from (``mo
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
 from setibl.config import Config, load_config
 from setibl.errors import ConfigError, RunError
+from setibl.learned.layouts import layout_params
 
 BEST_WEIGHTS = "best.weights.h5"  # a fold's best epoch (by validation AUC), RUN/fold-k/
 
@@ -44,6 +46,32 @@ def run_config(run: str | os.PathLike) -> Config:
     if not path.is_file():
         raise RunError(f"{path}: not found; is {run} a run folder?")
     return load_config(path)
+
+
+def check_layout_params(run: str | os.PathLike) -> None:
+    """RunError when ``run``'s models were trained on images its layout now makes otherwise
+    (``Layout.params``, e.g. the search behind ``search_maps``): recorded in ``run.json``
+    (``model.json`` for the shipped model), else in the manifest of the run's shards."""
+    source = resolve_run(run)
+    layout = run_config(source).records.layout
+    now = layout_params(layout)
+    if not now:
+        return
+    recorded = None
+    for name in ("model.json", "run.json"):
+        if (source / name).is_file():
+            recorded = json.loads((source / name).read_text()).get("layout_params", recorded)
+    if recorded is None and (source / "run.json").is_file():
+        records = json.loads((source / "run.json").read_text()).get("records", "")
+        manifest = Path(records) / "manifest.json"
+        if records and manifest.is_file():
+            recorded = json.loads(manifest.read_text()).get("layout_params")
+    if recorded != now:
+        raise RunError(
+            f"{run}: its models were trained on '{layout}' images made with "
+            f"{recorded or 'settings that were not recorded'}; this version makes them with "
+            f"{now}: train again, or use the setibl version it was trained with"
+        )
 
 
 def fold_model_paths(run: str | os.PathLike, folds: int) -> list[Path]:
@@ -104,6 +132,7 @@ def initial_weights(config: Config) -> Path | None:
                 f"config key 'model.init': {init} was trained with {key} = {theirs!r}, this "
                 f"config has {mine!r}; set {key} alike or model.init = 'none'"
             )
+    check_layout_params(source)
     if _input_shape(trained) != _input_shape(config):
         raise ConfigError(
             f"config key 'model.init': {init} takes images of {_input_shape(trained)}, this "

@@ -13,7 +13,7 @@ import os
 
 import numpy as np
 
-from setibl.learned.runs import fold_model_paths, resolve_run, run_config
+from setibl.learned.runs import check_layout_params, fold_model_paths, resolve_run, run_config
 
 
 class RunScorer:
@@ -32,6 +32,7 @@ class RunScorer:
             with contextlib.suppress(RuntimeError):
                 tf.config.experimental.set_memory_growth(gpu, True)
         run = resolve_run(run)
+        check_layout_params(run)
         self.config = run_config(run)
         self.layout = get_layout(self.config.records.layout)
         self.batch_size = batch_size

@@ -37,7 +37,7 @@ from setibl.io import (
 )
 from setibl.learned.augment import check_scan_slots
 from setibl.learned.devices import Hardware, available_memory, use_xla
-from setibl.learned.layouts import image_shape
+from setibl.learned.layouts import image_shape, layout_params
 from setibl.learned.mixup import MixupPlan
 from setibl.learned.models import compile_model
 from setibl.learned.pipeline import PipelineSpec, eval_dataset, pipeline_spec, train_dataset
@@ -45,7 +45,7 @@ from setibl.learned.predict import average_folds, fold_predictions, load_fold_mo
 from setibl.learned.pseudo import PseudoLabels
 from setibl.learned.records import INDEX_FILE, load_manifest, shard_paths
 from setibl.learned.repro import seed_everything
-from setibl.learned.runs import BEST_WEIGHTS, build_initial_model
+from setibl.learned.runs import BEST_WEIGHTS, build_initial_model, check_layout_params
 from setibl.learned.schedule import epoch_learning_rate, peak_learning_rate
 
 
@@ -168,12 +168,15 @@ def _prepare_run(
             )
     elif resume:
         raise RunError(f"{run} holds no run to resume")
+    if resume and (run / "run.json").is_file():
+        check_layout_params(run)  # finished folds saw the images this run recorded
     run.mkdir(parents=True, exist_ok=True)
     atomic_write_text(config_file, config_to_toml(config))
     atomic_write_json(
         run / "run.json",
         {
             "records": str(records.resolve()),
+            "layout_params": layout_params(config.records.layout),  # what its images are
             "hardware": hardware.describe(),
             "replicas": hardware.replicas,
             "tensorflow": __import__("tensorflow").__version__,

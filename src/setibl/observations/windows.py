@@ -32,6 +32,8 @@ class WindowGeometry:
     def __post_init__(self) -> None:
         if not 0 <= self.overlap < self.width:
             raise DataError(f"window overlap {self.overlap}: must lie in [0, width {self.width})")
+        if self.reach < 0:
+            raise DataError(f"window reach {self.reach}: must not be negative")
 
     def starts(self, fine: int) -> np.ndarray:
         """First channel of every window over ``fine`` channels (the last flush with the end)."""

@@ -1,0 +1,54 @@
+"""A run's models are fed only images made the way they were trained on (Layout.params)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from setibl.config import load_config, save_config
+from setibl.errors import RunError
+from setibl.learned.layouts import layout_params
+from setibl.learned.runs import check_layout_params
+
+SEARCH_MAPS = [
+    'records.layout="search_maps"',
+    'model.backbone="map_cnn"',
+    'model.weights="none"',
+    *(f"augment.{key}=false" for key in ("affine", "flip_lr", "color", "dropout")),
+]
+
+
+def _run(tmp_path, overrides, state):
+    run = tmp_path / "run"
+    save_config(load_config(None, overrides), run / "config.toml")
+    (run / "run.json").write_text(json.dumps(state))
+    return run
+
+
+def test_a_run_trained_on_todays_search_maps_passes(tmp_path):
+    check_layout_params(
+        _run(tmp_path, SEARCH_MAPS, {"layout_params": layout_params("search_maps")})
+    )
+    check_layout_params("default")  # the shipped model: model.json records them
+
+
+def test_a_run_of_other_search_settings_is_refused_naming_them(tmp_path):
+    older = {**layout_params("search_maps"), "edge_channels": 0}
+    with pytest.raises(RunError, match="'edge_channels': 0.*train again"):
+        check_layout_params(_run(tmp_path, SEARCH_MAPS, {"layout_params": older}))
+
+
+def test_unrecorded_settings_fall_back_to_the_runs_shards(tmp_path):
+    shards = tmp_path / "shards"
+    shards.mkdir()
+    run = _run(tmp_path, SEARCH_MAPS, {"records": str(shards)})
+    with pytest.raises(RunError, match="not recorded"):  # no manifest either
+        check_layout_params(run)
+    manifest = {"layout": "search_maps", "layout_params": layout_params("search_maps")}
+    (shards / "manifest.json").write_text(json.dumps(manifest))
+    check_layout_params(run)
+
+
+def test_layouts_without_settings_need_no_record(tmp_path):
+    check_layout_params(_run(tmp_path, [], {}))  # on3: nothing beyond its name
