@@ -9,6 +9,7 @@ from click.testing import CliRunner
 
 from setibl.cli import cli
 from setibl.config import find_config, load_config, save_config
+from setibl.learned.layouts import layout_params
 
 
 def _run(*args: str):
@@ -27,7 +28,8 @@ def finished_looking_run(tmp_path):
     config = load_config(find_config("demo"))
     save_config(config, run / "config.toml")
     (run / "metrics.json").write_text('{"submitted": "tta"}')
-    (run / "run.json").write_text('{"replicas": 1}')
+    state = {"replicas": 1, "layout_params": layout_params(config.records.layout)}
+    (run / "run.json").write_text(json.dumps(state))
     for fold in range(config.train.folds):
         (run / f"fold-{fold}").mkdir()
         (run / f"fold-{fold}" / "best.weights.h5").write_bytes(b"")
