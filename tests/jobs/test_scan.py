@@ -17,24 +17,11 @@ import pytest
 
 from setibl.errors import DataError, OutputExistsError
 from setibl.observations.make import Grid, make_cadences
+from tests.jobs.conftest import GRID, cadences_of
 
 pytest.importorskip("setigen")
 
-GRID = Grid(coarse_channels=16, fine_channels=1024, time_steps=64)
 SEARCH = ["observations.max_drift_hz=40.0", 'scan.backend="serial"']
-
-
-@pytest.fixture(scope="module")
-def made(tmp_path_factory) -> Path:
-    """Two mid-resolution cadences (16 x 1,024 channels, 64 steps), 3 needles + 3 RFI each."""
-    root = tmp_path_factory.mktemp("scan")
-    return make_cadences(root / "data", 2, GRID, needles=3, rfi=3, seed=4, drift_max_hz=20.0)
-
-
-def _cadences(made: Path) -> dict[str, list[Path]]:
-    from setibl.observations.cadences import read_cadence_list
-
-    return read_cadence_list(made / "cadences.csv")
 
 
 def _scan(made, out, *overrides, run=None, cadences=None):
@@ -42,7 +29,7 @@ def _scan(made, out, *overrides, run=None, cadences=None):
     from setibl.jobs.scan import scan_workflow
 
     config = load_config(None, [*SEARCH, *overrides])
-    return scan_workflow(config, cadences or _cadences(made), out, run, progress=False)
+    return scan_workflow(config, cadences or cadences_of(made), out, run, progress=False)
 
 
 def _near(table, row, channels):
@@ -117,7 +104,7 @@ def test_a_crashed_scan_resumes_without_losing_or_repeating_units(made, tmp_path
 
 def test_a_killed_scan_resumes_and_every_unit_appears_once(made, tmp_path):
     out = tmp_path / "out"
-    files = [str(p) for p in _cadences(made)["c0000"]]
+    files = [str(p) for p in cadences_of(made)["c0000"]]
     command = [
         sys.executable,
         "-m",
@@ -166,7 +153,7 @@ def test_a_run_scores_every_window_of_the_cadence(made, tiny_run, tmp_path):
         tmp_path / "out",
         "scan.window_overlap=16",
         run=tiny_run,
-        cadences={"c0000": _cadences(made)["c0000"]},
+        cadences={"c0000": cadences_of(made)["c0000"]},
     )
     windows = pd.read_csv(tmp_path / "out" / "results" / "windows.csv")
     per_coarse = len({*range(0, 1024 - 64 + 1, 48), 1024 - 64})  # the last flush with the end
@@ -184,7 +171,7 @@ def test_a_run_scores_every_window_of_the_cadence(made, tiny_run, tmp_path):
         "scan.window_overlap=16",
         'scan.backend="processes"',
         run=tiny_run,
-        cadences={"c0000": _cadences(made)["c0000"]},
+        cadences={"c0000": cadences_of(made)["c0000"]},
     )
     again_windows = pd.read_csv(tmp_path / "again" / "results" / "windows.csv")
     np.testing.assert_allclose(again_windows["cnn_score"], windows["cnn_score"], atol=1e-5)
@@ -223,7 +210,7 @@ def test_turboseti_reads_our_dat_files_and_plots_our_events(made, tmp_path):
     from turbo_seti.find_event.find_event import read_dat
     from turbo_seti.find_event.plot_event_pipeline import plot_event_pipeline
 
-    files = _cadences(made)["c0000"]
+    files = cadences_of(made)["c0000"]
     _scan(made, tmp_path / "out", cadences={"c0000": files})
     folder = tmp_path / "out" / "turboseti"
     hits = pd.read_csv(tmp_path / "out" / "results" / "hits.csv")
@@ -272,7 +259,7 @@ def _listed(tmp_path, cadences: dict[str, list[Path]]) -> dict[str, list[Path]]:
 
 
 def test_numeric_cadence_names_keep_their_names_in_every_output(made, tmp_path):
-    found = _cadences(made)
+    found = cadences_of(made)
     cadences = _listed(tmp_path, {"1": found["c0000"], "007": found["c0001"]})
     assert list(cadences) == ["1", "007"]
     out = tmp_path / "out"
@@ -287,7 +274,7 @@ def test_numeric_cadence_names_keep_their_names_in_every_output(made, tmp_path):
 
 
 def test_other_search_settings_or_a_rewritten_file_is_another_scan(made, tmp_path):
-    files = {"c0000": _cadences(made)["c0000"]}
+    files = {"c0000": cadences_of(made)["c0000"]}
     out = tmp_path / "out"
     _scan(made, out, "scan.coarse_per_unit=16", cadences=files)
     _scan(made, out, "scan.coarse_per_unit=16", cadences=files)  # the same scan: resumed
@@ -311,7 +298,7 @@ def test_a_search_of_zero_drift_only_is_named_with_the_key_to_raise(made, tmp_pa
     from setibl.config import load_config
     from setibl.jobs.scan import scan_workflow
 
-    files = {"c0000": _cadences(made)["c0000"]}
+    files = {"c0000": cadences_of(made)["c0000"]}
     for drift, warned in ((4.0, True), (90.0, False)):
         lines = []
         config = load_config(
@@ -326,53 +313,10 @@ def test_a_search_of_zero_drift_only_is_named_with_the_key_to_raise(made, tmp_pa
             assert f"{GRID.df_hz / 63 / GRID.dt_s:.3g} Hz/s" in lines[0]
 
 
-def test_the_grouping_drift_step_is_the_searchs(made):
-    from setibl.classical.files import prepare_block, scan_search
-    from setibl.jobs.scan_units import _tree_drift_step
-
-    for steps in (16, 64, 279):
-        block = prepare_block(np.ones((steps, 16), np.float32), "x.h5", blank_dc=False)
-        search, _ = scan_search(block, 1.0)
-        assert _tree_drift_step(steps) == pytest.approx(search.drift_step), steps
-
-
-def test_windows_scored_see_the_dc_spike_blanked_as_the_search_does(made, monkeypatch):
-    import setibl.jobs.scan_units as scan_units
-    from setibl.config import ObservationsConfig
-    from setibl.observations.filterbank import read_header
-    from setibl.observations.windows import WindowGeometry
-
-    seen = []
-
-    def scorer(windows, on_scans):
-        seen.append(windows)
-        return np.zeros(len(windows))
-
-    monkeypatch.setattr(scan_units, "_scorer", lambda run, batch: scorer)
-    paths = tuple(str(p) for p in _cadences(made)["c0000"])
-    headers = [read_header(p) for p in paths]
-    for blank in (True, False):
-        seen.clear()
-        unit = scan_units.ScanUnit(
-            cadence="c0000",
-            paths=paths,
-            coarse=(0,),
-            coarse_channels=16,
-            on_scans=(0, 2, 4),
-            search=ObservationsConfig(blank_dc=blank),
-            geometry=WindowGeometry(6, 32, 64, 32),
-            run="run",
-        )
-        scan_units._score_windows(unit, headers, 1024)
-        window = np.concatenate(seen)[480 // 32]  # channels 480-543: the DC channel 512 at 32
-        neighbours = (window[:, :, 31] + window[:, :, 33]) / 2
-        assert np.allclose(window[:, :, 32], neighbours, atol=1e-4) == blank
-
-
 def test_field_formats_name_each_file_and_hit_as_turboseti_does(tmp_path):
     grid = Grid(coarse_channels=4, fine_channels=256, time_steps=40)  # padded to 64 rows
     folder = make_cadences(tmp_path / "data", 2, grid, 2, 1, 8, file_format="fil")
-    found = _cadences(folder)
+    found = cadences_of(folder)
     for name, source in (("a", "c0000"), ("b", "c0001")):  # two cadences, the same file names
         (tmp_path / name).mkdir()
         for path in found[source]:
@@ -451,36 +395,3 @@ def test_only_units_that_score_windows_ask_ray_for_gpus():
     assert len(lines) == 1
     default = scan_executor(load_config(None, ['scan.backend="ray"']).scan, "/runs/r", print)
     assert "num_gpus" not in default.ray_options()  # 0 by default: CPU
-
-
-@pytest.mark.parametrize(("reach", "separate"), [(0, 1), (64, 0)])
-def test_a_window_seeing_an_events_track_from_beyond_its_edge_is_not_a_second_candidate(
-    reach, separate
-):
-    import setibl.jobs.scan_units as scan_units
-    from setibl.config import ObservationsConfig
-    from setibl.observations.windows import WindowGeometry
-
-    # a needle starting at channel 250 drifts into the next window (256-511), whose model sees
-    # tracks starting up to `reach` channels before it and scores it high as well
-    unit = scan_units.ScanUnit(
-        cadence="c",
-        paths=(),
-        coarse=(0,),
-        coarse_channels=1,
-        on_scans=(0, 2, 4),
-        search=ObservationsConfig(),
-        geometry=WindowGeometry(6, 273, 256, 0, reach),
-        cnn_threshold=0.5,
-    )
-    event = {"cadence": "c", "channel": 250, "coarse_channel": 0, "snr": 30.0, "level": 3}
-    windows = [
-        {"cadence": "c", "coarse_channel": 0, "window": 0, "cnn_score": 0.7},
-        {"cadence": "c", "coarse_channel": 0, "window": 256, "cnn_score": 0.9},
-        {"cadence": "c", "coarse_channel": 0, "window": 512, "cnn_score": 0.95},  # elsewhere
-    ]
-    rows = scan_units._merge([event], windows, unit)
-    assert rows[0]["channel"] == 250
-    assert rows[0]["cnn_score"] == (0.9 if reach else 0.7)
-    others = [row["window"] for row in rows[1:]]
-    assert others == [256] * separate + [512]

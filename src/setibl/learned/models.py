@@ -77,6 +77,14 @@ def _application(factory_name: str) -> Callable[..., keras.Model]:
     return build
 
 
+def _no_imagenet(name: str, weights: str | None) -> None:
+    """Our own small backbones start fresh or from a weights file, never from ImageNet."""
+    if weights not in (None, "none") and not str(weights).endswith(".h5"):
+        raise ConfigError(
+            f"config key 'model.weights': {name} has no ImageNet weights; set it to 'none'"
+        )
+
+
 def _small_cnn(
     input_shape: tuple[int, int, int], weights: str | None, time_pooling: bool = True
 ) -> keras.Model:
@@ -90,10 +98,7 @@ def _small_cnn(
     ``time_pooling=False`` (``small_cnn_full``) keeps every row: for drift-plane layouts, whose
     rows are drift rates and whose peaks are one or two rows tall.
     """
-    if weights not in (None, "none") and not str(weights).endswith(".h5"):
-        raise ConfigError(
-            "config key 'model.weights': small_cnn has no ImageNet weights; set it to 'none'"
-        )
+    _no_imagenet("small_cnn", weights)
     inputs = keras.Input(input_shape)
     pool = time_pooling and input_shape[0] >= 64
     x = keras.layers.AveragePooling2D((4, 1))(inputs) if pool else inputs
@@ -136,10 +141,7 @@ def _map_cnn(input_shape: tuple[int, int, int], weights: str | None) -> keras.Mo
     channels, so every filter compares the six scans at once. Ends in a global max pool over
     frequency as a 1x1 map (a needle is one place in the band).
     """
-    if weights not in (None, "none") and not str(weights).endswith(".h5"):
-        raise ConfigError(
-            "config key 'model.weights': map_cnn has no ImageNet weights; set it to 'none'"
-        )
+    _no_imagenet("map_cnn", weights)
     inputs = keras.Input(input_shape)
     x = SearchMapRows()(inputs)
     for filters, kernel, dilation in ((32, 5, 1), (32, 5, 2), (64, 5, 4), (64, 5, 8), (64, 3, 1)):
