@@ -49,14 +49,17 @@ def _tracks(height: int, width: int, drifts: int, max_drift: float):
     and the scale of every track (1 / sqrt of its in-band pixel count)."""
     steps = _steps(height, drifts, max_drift)  # [drifts, time]
     pad = int(np.abs(steps).max())
-    padded = width + 2 * pad
-    channels = np.arange(width)
-    column = pad + channels[None, None, :] + steps[:, :, None]  # [drifts, time, width]
-    index = np.arange(height)[None, :, None] * padded + column
-    inside = (column >= pad) & (column < pad + width)
-    counts = inside.sum(axis=1).astype(np.float32) * TIME_BIN  # [drifts, width], in pixels
-    scale = np.where(counts > 0, 1.0 / np.sqrt(np.maximum(counts, 1.0)), 0.0).astype(np.float32)
-    return index.astype(np.int32), pad, scale
+    column = pad + np.arange(width)[None, None, :] + steps[:, :, None]  # [drifts, time, width]
+    index = np.arange(height)[None, :, None] * (width + 2 * pad) + column
+    return index.astype(np.int32), pad, _track_scale(steps, width)
+
+
+def _track_scale(steps: np.ndarray, width: int) -> np.ndarray:
+    """(drifts, width) 1 / sqrt of every track's in-band pixel count (0: never in the band),
+    from its (drifts, height) channel offsets."""
+    column = steps[:, :, None] + np.arange(width)[None, None, :]  # [drifts, time, width]
+    counts = ((column >= 0) & (column < width)).sum(axis=1).astype(np.float32) * TIME_BIN
+    return np.where(counts > 0, 1.0 / np.sqrt(np.maximum(counts, 1.0)), 0.0).astype(np.float32)
 
 
 def _binned(scan: np.ndarray, height: int, pad: int) -> np.ndarray:
@@ -82,11 +85,7 @@ def _track_offsets(height: int, width: int, drifts: int, max_drift: float):
     tracks' scale (1 / sqrt of their in-band pixel count), without the gather indices."""
     steps = _steps(height, drifts, max_drift)
     pad = int(np.abs(steps).max())
-    channels = np.arange(width)
-    column = steps[:, :, None] + channels[None, None, :]  # [drifts, time, width], unpadded
-    counts = ((column >= 0) & (column < width)).sum(axis=1).astype(np.float32) * TIME_BIN
-    scale = np.where(counts > 0, 1.0 / np.sqrt(np.maximum(counts, 1.0)), 0.0).astype(np.float32)
-    return np.ascontiguousarray(pad + steps), pad, scale
+    return np.ascontiguousarray(pad + steps), pad, _track_scale(steps, width)
 
 
 @numba.njit(cache=True, boundscheck=False, nogil=True)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from setibl.config import Config, load_config
 from setibl.errors import ConfigError, RunError
-from setibl.learned.layouts import layout_params
+from setibl.learned.layouts import image_shape, layout_params
 
 BEST_WEIGHTS = "best.weights.h5"  # a fold's best epoch (by validation AUC), RUN/fold-k/
 
@@ -57,21 +57,22 @@ def check_layout_params(run: str | os.PathLike) -> None:
     now = layout_params(layout)
     if not now:
         return
-    recorded = None
-    for name in ("model.json", "run.json"):
-        if (source / name).is_file():
-            recorded = json.loads((source / name).read_text()).get("layout_params", recorded)
-    if recorded is None and (source / "run.json").is_file():
-        records = json.loads((source / "run.json").read_text()).get("records", "")
-        manifest = Path(records) / "manifest.json"
-        if records and manifest.is_file():
-            recorded = json.loads(manifest.read_text()).get("layout_params")
+    state = _json_or_empty(source / "run.json")
+    recorded = state.get(
+        "layout_params", _json_or_empty(source / "model.json").get("layout_params")
+    )
+    if recorded is None and state.get("records"):
+        recorded = _json_or_empty(Path(state["records"]) / "manifest.json").get("layout_params")
     if recorded != now:
         raise RunError(
             f"{run}: its models were trained on '{layout}' images made with "
             f"{recorded or 'settings that were not recorded'}; this version makes them with "
             f"{now}: train again, or use the setibl version it was trained with"
         )
+
+
+def _json_or_empty(path: Path) -> dict:
+    return json.loads(path.read_text()) if path.is_file() else {}
 
 
 def fold_model_paths(run: str | os.PathLike, folds: int) -> list[Path]:
@@ -97,8 +98,6 @@ INIT_KEYS = (
 
 
 def _input_shape(config: Config) -> tuple[int, ...]:
-    from setibl.learned.layouts import image_shape
-
     stored = image_shape(
         config.records.layout, config.cadence_shape, config.data.on_scans, config.records.resize
     )
