@@ -96,3 +96,22 @@ def test_scan_with_the_default_model_scores_every_window(tmp_path):
 
     units = plan_units(load_config(), {"c0000": files}, (0, 2, 4), "default")
     assert units and all(unit.geometry.reach == 64 for unit in units)
+    # its scans are in cadence order: other ON scans are refused before any work, not ignored
+    import pytest
+
+    from setibl.errors import DataError
+
+    with pytest.raises(DataError, match="--on 1,3,5.*ON scans 0,2,4"):
+        plan_units(load_config(), {"c0000": files}, (1, 3, 5), "default")
+    # a run whose maps were made otherwise is refused here, before any worker starts
+    import shutil
+
+    from setibl.errors import RunError
+
+    older = tmp_path / "older"
+    shutil.copytree(DEFAULT_MODEL_DIR, older)
+    described = json.loads((older / "model.json").read_text())
+    described["layout_params"]["edge_channels"] = 32
+    (older / "model.json").write_text(json.dumps(described))
+    with pytest.raises(RunError, match="'edge_channels': 32"):
+        plan_units(load_config(), {"c0000": files}, (0, 2, 4), str(older))

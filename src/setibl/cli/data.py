@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from setibl.cli.base import cli, config_options, echo_json, load
+from setibl.config_rules import LAYOUT_NAMES
 
 
 @cli.command()
@@ -125,7 +126,12 @@ def show(data, snippet_id, out, split, config_path, overrides) -> None:
 @cli.command()
 @click.argument("data", type=click.Path(file_okay=False))
 @click.option("--out", type=click.Path(file_okay=False), required=True, help="Shard folder.")
-@click.option("--layout", default=None, help="on3 | all6 | on_off | stack (records.layout).")
+@click.option(
+    "--layout",
+    default=None,
+    help=f"{' | '.join(LAYOUT_NAMES)} (records.layout; search_maps wants --config "
+    "configs/cpu.toml, which sets its backbone and augmentation).",
+)
 @click.option("--encoding", type=click.Choice(["float16", "png8"]), default=None)
 @click.option("--skip-bad", is_flag=True, help="Drop bad snippets (listed in OUT/dropped.csv).")
 @config_options

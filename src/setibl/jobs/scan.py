@@ -62,23 +62,37 @@ def plan_units(
         raise DataError("no cadence to scan: give FILES or a cadence list with rows")
     geometry = None
     if run is not None:
-        from setibl.learned.runs import run_config
+        from setibl.learned.layouts import get_layout
+        from setibl.learned.runs import (
+            check_layout_params,
+            fold_model_paths,
+            resolve_run,
+            run_config,
+        )
 
         trained = run_config(run)
+        layout = get_layout(trained.records.layout)
+        # before any result is written (the workers would fail one by one otherwise)
+        check_layout_params(run)
+        fold_model_paths(resolve_run(run), trained.train.folds)
+        if layout.needs_off and tuple(on_scans) != tuple(trained.data.on_scans):
+            raise DataError(
+                f"--on {','.join(map(str, on_scans))}: the run's model was trained with ON "
+                f"scans {','.join(map(str, trained.data.on_scans))} in cadence order (layout "
+                f"'{layout.name}'); order the files so, or scan without --model"
+            )
         overlap = config.scan.window_overlap
         if overlap >= trained.data.width:
             raise ConfigError(
                 f"config key 'scan.window_overlap': {overlap} channels, the run's windows are "
                 f"{trained.data.width} wide"
             )
-        from setibl.learned.layouts import get_layout
-
         geometry = WindowGeometry(
             trained.data.scans,
             trained.data.height,
             trained.data.width,
             overlap,
-            get_layout(trained.records.layout).extra_width // 2,
+            layout.extra_width // 2,
         )
     units = []
     for name, paths in cadences.items():
