@@ -46,6 +46,13 @@ class SynthConfig:
     n_test: int = 500
     needle_fraction: float = 0.1
     rfi_fraction: float = 0.5  # fraction of cadences (any label) holding RFI
+    rfi_count_max: int = 1  # a cadence holding RFI holds 1 to this many RFI signals (uniform)
+    # Unsteady RFI (real transmitters come and go): each scan's RFI level times exp(N(0, this))
+    rfi_level_spread: float = 0.0
+    # this fraction of path RFI restarts every scan shifted by a random walk of steps with a
+    # sigma log-uniform in [1, rfi_hop_ch] channels (a transmitter that changes frequency)
+    rfi_hop_fraction: float = 0.0
+    rfi_hop_ch: float = 20.0
     df_hz: float = 2.7939677238464355
     dt_s: float = 1.0737418240000001
     fch1_mhz: float = 6000.0

@@ -276,3 +276,40 @@ def test_snr_definition_and_injection_match_setigen():
     )[0]
     peak = setigen_signal.max()
     assert np.abs(ours - setigen_signal).max() <= 1e-5 * peak
+
+
+def test_rfi_count_max_gives_one_to_that_many_rfi_signals():
+    config = SynthConfig(rfi_count_max=3)
+    counts = []
+    for seed in range(40):
+        rng = np.random.default_rng(seed)
+        _, signals = make_cadence(rng, GEOMETRY, config, needle=True, rfi=True)
+        roles = [s["role"] for s in signals]
+        assert roles.count("needle") == 1
+        counts.append(roles.count("rfi"))
+    assert set(counts) == {1, 2, 3}
+
+
+def test_unsteady_rfi_changes_level_and_frequency_between_scans():
+    config = SynthConfig(
+        rfi_kinds=("constant",), rfi_level_spread=0.5, rfi_hop_fraction=1.0, rfi_hop_ch=20.0
+    )
+    times = GEOMETRY.times()
+    for seed in range(10):
+        rfi = draw_rfi(np.random.default_rng(seed), GEOMETRY, config)
+        levels, shifts = np.array(rfi["scan_levels"]), np.array(rfi["scan_shifts_ch"])
+        assert levels.shape == shifts.shape == (6,) and np.ptp(shifts) > 0
+        rendered = render_signal(rfi, GEOMETRY, config, GEOMETRY.height)
+        for scan in rfi["scans"]:
+            row = GEOMETRY.height // 2
+            centre = path_channels(rfi, times[scan][row : row + 1])[0] + shifts[scan]
+            if 40 <= centre <= GEOMETRY.width - 40:  # the line's centroid is the hopped centre
+                spectrum = rendered[scan, row]
+                centroid = (spectrum * np.arange(GEOMETRY.width)).sum() / spectrum.sum()
+                assert abs(centroid - centre) < 0.5
+        peaks = rendered.max(axis=(1, 2))
+        lit = [s for s in rfi["scans"] if peaks[s] > 0]
+        ratio = peaks[lit] / levels[lit]
+        np.testing.assert_allclose(ratio, ratio.max(), rtol=0.35)  # profile sampling aside
+    steady = draw_rfi(np.random.default_rng(0), GEOMETRY, SynthConfig(rfi_kinds=("constant",)))
+    assert "scan_levels" not in steady and "scan_shifts_ch" not in steady

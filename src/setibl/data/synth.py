@@ -136,6 +136,13 @@ def path_channels(signal: dict, times: np.ndarray) -> np.ndarray:
     return centre
 
 
+def scan_path_channels(signal: dict, times: np.ndarray, scan: int) -> np.ndarray:
+    """Centre channel in ``scan`` at absolute time steps ``times``: the path, shifted by the
+    scan's hop for RFI that changes frequency between scans."""
+    shifts = signal.get("scan_shifts_ch")
+    return path_channels(signal, times) + (shifts[scan] if shifts else 0.0)
+
+
 def add_signal(
     data: np.ndarray, signal: dict, geometry: CadenceGeometry, config: SynthConfig, tchans: int
 ) -> None:
@@ -150,8 +157,9 @@ def add_signal(
     # Profiles are evaluated only near the path; every profile here is negligible (Gaussian)
     # or zero (box, truncated sinc2) beyond 8 FWHM.
     reach = signal["width_ch"] * 8.0 + 2.0
+    levels = signal.get("scan_levels") or [1.0] * geometry.scans
     for scan in signal["enabled_scans"]:
-        centre = path_channels(signal, times[scan])
+        centre = scan_path_channels(signal, times[scan], scan)
         low = int(max(0, np.floor(centre.min() - reach)))
         high = int(min(geometry.width, np.ceil(centre.max() + reach) + 1))
         if low >= high:
@@ -159,7 +167,7 @@ def add_signal(
         channels = np.arange(low, high, dtype=np.float32)
         offset = channels[None, :] - centre[:, None].astype(np.float32)
         profile = f_profile(offset, signal["profile"], np.float32(signal["width_ch"]))
-        data[scan, :, low:high] += np.float32(level) * profile
+        data[scan, :, low:high] += np.float32(level * levels[scan]) * profile
 
 
 def render_signal(
@@ -178,7 +186,7 @@ def visible_scans(signal: dict, geometry: CadenceGeometry) -> list[int]:
     times = geometry.times()
     visible = []
     for scan in signal["enabled_scans"]:
-        centre = path_channels(signal, times[scan])
+        centre = scan_path_channels(signal, times[scan], scan)
         if np.any((centre >= 0) & (centre < geometry.width)):
             visible.append(scan)
     return visible
@@ -281,10 +289,30 @@ def _line_rfi(rng: np.random.Generator, geometry: CadenceGeometry, config: Synth
             signal["wrap_ch"] = geometry.width + 2 * signal["wrap_margin_ch"]
         scan = int(rng.integers(0, geometry.scans))
         _anchor(signal, geometry, scan, _anchor_channel(rng, geometry))
+        _unsteady(rng, geometry, config, signal, scan)
         signal["scans"] = visible_scans(signal, geometry)
         if set(signal["scans"]) & set(OFF_SCANS):
             return signal
     raise RuntimeError("could not place RFI visible in an OFF scan; check synth drift settings")
+
+
+def _unsteady(
+    rng: np.random.Generator,
+    geometry: CadenceGeometry,
+    config: SynthConfig,
+    signal: dict,
+    anchor_scan: int,
+) -> None:
+    """Per-scan levels and frequency hops of RFI, drawn only where the config asks for them (a
+    steady config draws nothing: its sets stay byte-identical). Hops are a random walk over the
+    scans, zero at the scan the path was anchored in."""
+    if config.rfi_level_spread > 0:
+        spread = rng.normal(0.0, config.rfi_level_spread, geometry.scans)
+        signal["scan_levels"] = [float(v) for v in np.exp(spread)]
+    if config.rfi_hop_fraction > 0 and rng.uniform() < config.rfi_hop_fraction:
+        sigma = float(np.exp(rng.uniform(0.0, np.log(config.rfi_hop_ch))))
+        walk = np.cumsum(rng.normal(0.0, sigma, geometry.scans))
+        signal["scan_shifts_ch"] = [float(v) for v in walk - walk[anchor_scan]]
 
 
 def draw_rfi(rng: np.random.Generator, geometry: CadenceGeometry, config: SynthConfig) -> dict:
@@ -330,7 +358,9 @@ def make_cadence(
     data = make_noise(rng, geometry, config)
     signals: list[dict] = []
     if rfi:
-        signals.append(draw_rfi(rng, geometry, config))
+        # one draw fewer when a single RFI signal is the rule: older sets stay byte-identical
+        count = 1 if config.rfi_count_max == 1 else int(rng.integers(1, config.rfi_count_max + 1))
+        signals.extend(draw_rfi(rng, geometry, config) for _ in range(count))
     if needle:
         signals.append(draw_needle(rng, geometry, config))
     for signal in signals:
@@ -393,7 +423,14 @@ def signal_row(snippet_id: str, split: str, signal: dict, config: SynthConfig) -
         "walk_ch": round(signal["walk_ch"], 4),
         "t_start_step": signal["t_start_step"],
         "duration_steps": signal["duration_steps"],
+        "scan_levels": _joined(signal.get("scan_levels"), 3),
+        "scan_shifts_ch": _joined(signal.get("scan_shifts_ch"), 2),
     }
+
+
+def _joined(values: list[float] | None, digits: int) -> str:
+    """Per-scan values as "a,b,..." (empty when the signal has none)."""
+    return ",".join(f"{v:.{digits}f}" for v in values) if values else ""
 
 
 NEEDLE_COLUMNS = list(
