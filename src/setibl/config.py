@@ -47,7 +47,8 @@ class SynthConfig:
     needle_fraction: float = 0.1
     rfi_fraction: float = 0.5  # fraction of cadences (any label) holding RFI
     rfi_count_max: int = 1  # a cadence holding RFI holds 1 to this many RFI signals (uniform)
-    # Unsteady RFI (real transmitters come and go): each scan's RFI level times exp(N(0, this))
+    # Unsteady path RFI (the kinds needles share; real transmitters come and go): each scan's
+    # level of such RFI times exp(N(0, this))
     rfi_level_spread: float = 0.0
     # this fraction of path RFI restarts every scan shifted by a random walk of steps with a
     # sigma log-uniform in [1, rfi_hop_ch] channels (a transmitter that changes frequency)
