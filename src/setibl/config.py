@@ -50,10 +50,10 @@ class SynthConfig:
     # Unsteady path RFI (the kinds needles share; real transmitters come and go): each scan's
     # level of such RFI times exp(N(0, this))
     rfi_level_spread: float = 0.0
-    # this fraction of path RFI restarts every scan shifted by a random walk of steps with a
-    # sigma log-uniform in [1, rfi_hop_ch] channels (a transmitter that changes frequency)
+    # this fraction of path RFI moves in frequency from scan to scan by a random walk, steps of
+    # a sigma log-uniform in [1, rfi_hop_max_ch] channels (a transmitter changing frequency)
     rfi_hop_fraction: float = 0.0
-    rfi_hop_ch: float = 20.0
+    rfi_hop_max_ch: float = 20.0
     df_hz: float = 2.7939677238464355
     dt_s: float = 1.0737418240000001
     fch1_mhz: float = 6000.0

@@ -119,10 +119,11 @@ def make_noise(
     return data
 
 
-def path_channels(signal: dict, times: np.ndarray) -> np.ndarray:
-    """Centre channel of ``signal`` at absolute time steps ``times`` (any shape)."""
+def path_channels(signal: dict, times: np.ndarray, shift_ch: float = 0.0) -> np.ndarray:
+    """Centre channel of ``signal`` at absolute time steps ``times`` (any shape), the path moved
+    by ``shift_ch`` channels (before a repeating sweep wraps around the band)."""
     t = times.astype(np.float64)
-    centre = signal["f_start_channel"] + signal["drift_ch_per_step"] * t
+    centre = signal["f_start_channel"] + shift_ch + signal["drift_ch_per_step"] * t
     if signal["kind"] == "sine":
         centre = centre + signal["amplitude_ch"] * np.sin(
             2 * np.pi * t / signal["period_steps"] + signal["phase"]
@@ -140,7 +141,7 @@ def scan_path_channels(signal: dict, times: np.ndarray, scan: int) -> np.ndarray
     """Centre channel in ``scan`` at absolute time steps ``times``: the path, shifted by the
     scan's hop for RFI that changes frequency between scans."""
     shifts = signal.get("scan_shifts_ch")
-    return path_channels(signal, times) + (shifts[scan] if shifts else 0.0)
+    return path_channels(signal, times, shifts[scan] if shifts else 0.0)
 
 
 def add_signal(
@@ -157,7 +158,7 @@ def add_signal(
     # Profiles are evaluated only near the path; every profile here is negligible (Gaussian)
     # or zero (box, truncated sinc2) beyond 8 FWHM.
     reach = signal["width_ch"] * 8.0 + 2.0
-    levels = signal.get("scan_levels") or [1.0] * geometry.scans
+    factors = signal.get("scan_level_factors") or [1.0] * geometry.scans
     for scan in signal["enabled_scans"]:
         centre = scan_path_channels(signal, times[scan], scan)
         low = int(max(0, np.floor(centre.min() - reach)))
@@ -167,7 +168,7 @@ def add_signal(
         channels = np.arange(low, high, dtype=np.float32)
         offset = channels[None, :] - centre[:, None].astype(np.float32)
         profile = f_profile(offset, signal["profile"], np.float32(signal["width_ch"]))
-        data[scan, :, low:high] += np.float32(level * levels[scan]) * profile
+        data[scan, :, low:high] += np.float32(level * factors[scan]) * profile
 
 
 def render_signal(
@@ -291,9 +292,20 @@ def _line_rfi(rng: np.random.Generator, geometry: CadenceGeometry, config: Synth
         _anchor(signal, geometry, scan, _anchor_channel(rng, geometry))
         _unsteady(rng, geometry, config, signal, scan)
         signal["scans"] = visible_scans(signal, geometry)
-        if set(signal["scans"]) & set(OFF_SCANS):
+        if _seen_off(signal, config):
             return signal
     raise RuntimeError("could not place RFI visible in an OFF scan; check synth drift settings")
+
+
+def _seen_off(signal: dict, config: SynthConfig) -> bool:
+    """Visible in an OFF scan, and there (with its scan's level factor) no fainter than the
+    faintest needle: RFI all but gone from the OFF scans would pass for a needle."""
+    factors = signal.get("scan_level_factors")
+    return any(
+        signal["snr"] * (factors[scan] if factors else 1.0) >= config.snr_min
+        for scan in signal["scans"]
+        if scan in OFF_SCANS
+    )
 
 
 def _unsteady(
@@ -303,14 +315,15 @@ def _unsteady(
     signal: dict,
     anchor_scan: int,
 ) -> None:
-    """Per-scan levels and frequency hops of RFI, drawn only where the config asks for them (a
-    steady config draws nothing: its sets stay byte-identical). Hops are a random walk over the
-    scans, zero at the scan the path was anchored in."""
+    """Per-scan level factors and frequency hops of RFI, drawn only where the config asks for
+    them (a steady config draws nothing: its cadences stay byte-identical). Hops are a random
+    walk over the scans, zero at the scan the path was anchored in; the path within a scan keeps
+    its shape."""
     if config.rfi_level_spread > 0:
         spread = rng.normal(0.0, config.rfi_level_spread, geometry.scans)
-        signal["scan_levels"] = [float(v) for v in np.exp(spread)]
+        signal["scan_level_factors"] = [float(v) for v in np.exp(spread)]
     if config.rfi_hop_fraction > 0 and rng.uniform() < config.rfi_hop_fraction:
-        sigma = float(np.exp(rng.uniform(0.0, np.log(config.rfi_hop_ch))))
+        sigma = float(np.exp(rng.uniform(0.0, np.log(config.rfi_hop_max_ch))))
         walk = np.cumsum(rng.normal(0.0, sigma, geometry.scans))
         signal["scan_shifts_ch"] = [float(v) for v in walk - walk[anchor_scan]]
 
@@ -423,7 +436,7 @@ def signal_row(snippet_id: str, split: str, signal: dict, config: SynthConfig) -
         "walk_ch": round(signal["walk_ch"], 4),
         "t_start_step": signal["t_start_step"],
         "duration_steps": signal["duration_steps"],
-        "scan_levels": _joined(signal.get("scan_levels"), 3),
+        "scan_level_factors": _joined(signal.get("scan_level_factors"), 3),
         "scan_shifts_ch": _joined(signal.get("scan_shifts_ch"), 2),
     }
 
