@@ -14,6 +14,7 @@ from setibl.config import (
     load_config,
     save_config,
 )
+from setibl.config_rules import layout_companions
 
 
 def test_seed_toml_equals_defaults():
@@ -263,3 +264,16 @@ def test_recipe_configs_switch_the_options_on():
     assert cpu.model.backbone == "map_cnn" and cpu.model.init == "default"
     assert kaggle.records.layout == "stack_on" and kaggle.model.resize == (512, 512)
     assert kaggle.model.pooling == "gem" and kaggle.pseudo.rounds == 1
+
+
+def test_layout_companions_make_a_reference_config_fit_search_maps():
+    layout = ['records.layout="search_maps"']
+    with pytest.raises(ConfigError, match="model.backbone"):
+        load_config(None, layout)
+    config = load_config(None, [*layout_companions("search_maps"), *layout])
+    assert config.model.backbone == "map_cnn" and not config.augment.affine
+    assert not config.mixup.enabled and config.augment.scan_order is False  # untouched
+    # an explicit override after the companions wins, and the rule names it
+    with pytest.raises(ConfigError, match="augment.color"):
+        load_config(None, [*layout_companions("search_maps"), "augment.color=true", *layout])
+    assert layout_companions("on3") == ()

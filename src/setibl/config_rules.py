@@ -349,6 +349,21 @@ def _validate_recipe(config: Config) -> None:
 SEARCH_MAPS_OFF = ("augment.affine", "augment.flip_lr", "augment.color", "augment.dropout")
 
 
+def layout_companions(layout: str) -> tuple[str, ...]:
+    """``--set`` overrides that a layout's rules require of other sections (search_maps: its
+    backbone, which has no ImageNet weights, no pixel augmentation, no mixup); none for the
+    pixel layouts. Lets a command that
+    only writes records (``setibl shard --layout``) take the layout without a matching config."""
+    if layout != "search_maps":
+        return ()
+    return (
+        'model.backbone="map_cnn"',
+        'model.weights="none"',
+        *(f"{key}=false" for key in SEARCH_MAPS_OFF),
+        "mixup.enabled=false",
+    )
+
+
 def _validate_search_maps(config: Config) -> None:
     """``search_maps`` rows are S/N and drift per track, not pixels: they go with ``map_cnn``
     only, stay float16 and unresized, and take no pixel augmentation and no mixup (a blend of

@@ -5,6 +5,7 @@ import pandas as pd
 import pytest
 
 from setibl.config import load_config
+from setibl.config_rules import layout_companions
 from setibl.data.kaggle import discover, load_snippet
 from setibl.jobs.data import shard_data
 from setibl.learned.layouts import LAYOUTS, get_layout
@@ -19,7 +20,7 @@ from setibl.learned.records import (
 from tests.conftest import TINY_SHAPE, write_kaggle_folder
 
 
-def _overrides(**extra):
+def _overrides(*companions, **extra):
     values = {
         "data.height": 16,
         "data.width": 32,
@@ -27,15 +28,7 @@ def _overrides(**extra):
         "records.test_shards": 2,
         **extra,
     }
-    return [f"{k}={v}" for k, v in values.items()]
-
-
-# what the config rules ask of records.layout = "search_maps"
-SEARCH_MAPS = {
-    "model.backbone": '"map_cnn"',
-    "model.weights": '"none"',
-    **{f"augment.{key}": "false" for key in ("affine", "flip_lr", "color", "dropout")},
-}
+    return [*companions, *(f"{k}={v}" for k, v in values.items())]
 
 
 def _read_all(records, manifest, split):
@@ -69,8 +62,8 @@ def test_assignment_is_stratified_and_balanced():
 @pytest.mark.parametrize("layout", sorted(LAYOUTS))
 def test_float16_round_trip_is_bit_exact(tmp_path, layout):
     data = write_kaggle_folder(tmp_path / "data")
-    recipe = SEARCH_MAPS if layout == "search_maps" else {}
-    config = load_config(None, _overrides(**{"records.layout": f'"{layout}"', **recipe}))
+    overrides = _overrides(*layout_companions(layout), **{"records.layout": f'"{layout}"'})
+    config = load_config(None, overrides)
     manifest = shard_data(config, data, tmp_path / "shards", progress=False)
     records = _read_all(tmp_path / "shards", manifest, "train")
     table = discover(data, "train")
@@ -218,7 +211,7 @@ def test_search_maps_shards_carry_their_search_settings(tmp_path):
     import json
 
     data = write_kaggle_folder(tmp_path / "data")
-    overrides = _overrides(**{"records.layout": '"search_maps"', **SEARCH_MAPS})
+    overrides = _overrides(*layout_companions("search_maps"), **{"records.layout": '"search_maps"'})
     manifest = shard_data(load_config(None, overrides), data, tmp_path / "shards", progress=False)
     assert manifest["layout_params"]["edge_channels"] == 64
     assert manifest["layout_params"]["clip_sigma"] == 6.0
@@ -229,3 +222,18 @@ def test_search_maps_shards_carry_their_search_settings(tmp_path):
     path.write_text(json.dumps(changed))
     with pytest.raises(RecordsError, match="edge_channels.: 32.*shard again"):
         load_manifest(tmp_path / "shards", "search_maps")
+
+
+def test_shard_command_takes_search_maps_without_a_matching_config(tmp_path):
+    from click.testing import CliRunner
+
+    from setibl.cli import cli
+
+    data = write_kaggle_folder(tmp_path / "data")
+    args = ["shard", str(data), "--out", str(tmp_path / "shards"), "--layout", "search_maps"]
+    for override in _overrides():
+        args += ["--set", override]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    manifest = load_manifest(tmp_path / "shards", "search_maps")
+    assert manifest["image_shape"][0] == 2  # S/N and drift rows

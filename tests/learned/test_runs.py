@@ -7,16 +7,12 @@ import json
 import pytest
 
 from setibl.config import load_config, save_config
+from setibl.config_rules import layout_companions
 from setibl.errors import RunError
 from setibl.learned.layouts import layout_params
 from setibl.learned.runs import check_layout_params
 
-SEARCH_MAPS = [
-    'records.layout="search_maps"',
-    'model.backbone="map_cnn"',
-    'model.weights="none"',
-    *(f"augment.{key}=false" for key in ("affine", "flip_lr", "color", "dropout")),
-]
+SEARCH_MAPS = [*layout_companions("search_maps"), 'records.layout="search_maps"']
 
 
 def _run(tmp_path, overrides, state):

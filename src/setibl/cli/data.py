@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from setibl.cli.base import cli, config_options, echo_json, load
-from setibl.config_rules import LAYOUT_NAMES
+from setibl.config_rules import LAYOUT_NAMES, layout_companions
 
 
 @cli.command()
@@ -129,8 +129,8 @@ def show(data, snippet_id, out, split, config_path, overrides) -> None:
 @click.option(
     "--layout",
     default=None,
-    help=f"{' | '.join(LAYOUT_NAMES)} (records.layout; search_maps wants --config "
-    "configs/cpu.toml, which sets its backbone and augmentation).",
+    help=f"{' | '.join(LAYOUT_NAMES)} (records.layout; search_maps also sets what its rules "
+    "ask of the config: backbone map_cnn, no pixel augmentation, no mixup).",
 )
 @click.option("--encoding", type=click.Choice(["float16", "png8"]), default=None)
 @click.option("--skip-bad", is_flag=True, help="Drop bad snippets (listed in OUT/dropped.csv).")
@@ -141,7 +141,9 @@ def shard(data, out, layout, encoding, skip_bad, config_path, overrides) -> None
 
     extra = [f'records.layout="{layout}"'] if layout else []
     extra += [f'records.encoding="{encoding}"'] if encoding else []
-    config = load(config_path, (*overrides, *extra))
+    # the layout's companions first, so that an explicit --set still wins (and is checked)
+    companions = layout_companions(layout) if layout else ()
+    config = load(config_path, (*companions, *overrides, *extra))
     manifest = shard_data(config, data, out, skip_bad=skip_bad)
     counts = {}
     for entry in manifest["shards"]:
