@@ -48,3 +48,28 @@ def test_predict_on_the_data_a_run_trained_on_scores_its_own_shards(tiny_run, ti
     lines.clear()
     predict_workflow(tiny_run, data, tmp_path / "again.csv", log=lines.append)
     assert any(line.startswith("sharding the test split") for line in lines), lines
+
+
+def test_training_from_a_bare_weights_file_warns_that_it_cannot_be_checked(tmp_path):
+    import pytest
+
+    from setibl.config import load_config
+    from setibl.config_rules import layout_companions
+    from setibl.errors import SetiblError
+    from setibl.jobs.learned import train_workflow
+
+    bare = tmp_path / "start.weights.h5"
+    bare.write_bytes(b"")
+    overrides = [*layout_companions("search_maps"), 'records.layout="search_maps"']
+    lines = []
+    config = load_config(None, [*overrides, f'model.init="{bare}"'])
+    with pytest.raises(SetiblError):  # no data there: it stops right after the check
+        train_workflow(config, tmp_path / "no-data", tmp_path / "run", log=lines.append)
+    assert any("bare weights file" in line and "cannot be checked" in line for line in lines)
+    lines.clear()
+    with pytest.raises(SetiblError):  # pixel layouts carry no search settings to check
+        train_workflow(
+            load_config(None, [f'model.init="{bare}"']), tmp_path / "no-data", tmp_path / "r2",
+            log=lines.append,
+        )  # fmt: skip
+    assert not any("bare weights file" in line for line in lines)

@@ -10,7 +10,7 @@ from setibl.config import load_config, save_config
 from setibl.config_rules import layout_companions
 from setibl.errors import RunError
 from setibl.learned.layouts import layout_params
-from setibl.learned.runs import check_layout_params
+from setibl.learned.runs import check_layout_params, initial_weights, weights_file_run
 
 SEARCH_MAPS = [*layout_companions("search_maps"), 'records.layout="search_maps"']
 
@@ -48,3 +48,19 @@ def test_unrecorded_settings_fall_back_to_the_runs_shards(tmp_path):
 
 def test_layouts_without_settings_need_no_record(tmp_path):
     check_layout_params(_run(tmp_path, [], {}))  # on3: nothing beyond its name
+
+
+def test_a_folds_weights_file_is_checked_like_its_run(tmp_path):
+    older = {**layout_params("search_maps"), "edge_channels": 0}
+    run = _run(tmp_path, SEARCH_MAPS, {"layout_params": older})
+    weights = run / "fold-0" / "best.weights.h5"
+    weights.parent.mkdir()
+    weights.write_bytes(b"")
+    assert weights_file_run(weights) == run
+    config = load_config(None, [*SEARCH_MAPS, f'model.init="{weights}"'])
+    with pytest.raises(RunError, match="'edge_channels': 0"):
+        initial_weights(config)
+    bare = tmp_path / "elsewhere.weights.h5"  # nothing to check it against: used as given
+    bare.write_bytes(b"")
+    assert weights_file_run(bare) is None
+    assert initial_weights(load_config(None, [*SEARCH_MAPS, f'model.init="{bare}"'])) == bare

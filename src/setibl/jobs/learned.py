@@ -26,11 +26,22 @@ def train_workflow(
 ) -> dict:
     """Train on shards, or on a Kaggle-layout folder sharded first into ``run/shards``."""
     from setibl.learned.devices import configure_precision, detect_hardware
+    from setibl.learned.layouts import layout_params
     from setibl.learned.repro import seed_everything
-    from setibl.learned.runs import initial_weights
+    from setibl.learned.runs import initial_weights, weights_file_run
     from setibl.learned.train import train_run
 
-    initial_weights(config)  # a model.init that cannot start this run fails before sharding
+    weights = initial_weights(config)  # a model.init that cannot start this run fails first
+    if (
+        weights is not None
+        and weights_file_run(weights) is None
+        and layout_params(config.records.layout)
+    ):
+        log(
+            f"warning: model.init {config.model.init} is a bare weights file: whether its model "
+            f"saw {config.records.layout} made with this version's search settings cannot be "
+            "checked (name its run folder to have it checked)"
+        )
     if config.model.init not in ("none", "default"):  # the run's config names it from anywhere
         model = dataclasses.replace(config.model, init=str(Path(config.model.init).resolve()))
         config = dataclasses.replace(config, model=model)

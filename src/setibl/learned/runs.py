@@ -114,11 +114,30 @@ def initial_weights(config: Config) -> Path | None:
         return None
     source = resolve_run(init)
     if source.is_file():
+        run = weights_file_run(source)
+        if run is not None:  # a fold's weights inside a run folder: checked like the run
+            _check_init_run(config, init, run)
         return source
     if not (source / "config.toml").is_file():
         raise ConfigError(
             f"config key 'model.init': {init} is neither a run folder nor a weights file"
         )
+    trained = _check_init_run(config, init, source)
+    return fold_model_paths(source, trained.train.folds)[0]
+
+
+def weights_file_run(path: Path) -> Path | None:
+    """The run folder holding ``path`` as one fold's weights (RUN/fold-K/NAME), else None:
+    a bare weights file carries no config or layout settings to check."""
+    run = path.parent.parent
+    if path.parent.name.startswith("fold-") and (run / "config.toml").is_file():
+        return run
+    return None
+
+
+def _check_init_run(config: Config, init: str, source: Path) -> Config:
+    """ConfigError naming the key unless the run ``source`` trained models this config's run
+    can start from; returns that run's config."""
     trained = run_config(source)
     for key in INIT_KEYS:
         section, name = key.split(".")
@@ -138,7 +157,7 @@ def initial_weights(config: Config) -> Path | None:
             f"config makes {_input_shape(config)} (data.height/width, records.resize, "
             "model.resize must agree)"
         )
-    return fold_model_paths(source, trained.train.folds)[0]
+    return trained
 
 
 def build_initial_model(config: Config, image_shape: tuple[int, int, int]):
