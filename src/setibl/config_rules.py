@@ -350,15 +350,16 @@ SEARCH_MAPS_OFF = ("augment.affine", "augment.flip_lr", "augment.color", "augmen
 
 
 def layout_companions(layout: str) -> tuple[str, ...]:
-    """``--set`` overrides that a layout's rules require of other sections (search_maps: its
-    backbone, which has no ImageNet weights, no pixel augmentation, no mixup); none for the
-    pixel layouts. Lets a command that
-    only writes records (``setibl shard --layout``) take the layout without a matching config."""
+    """``--set`` overrides that a layout's rules require of other sections and that do not
+    change the records (search_maps: its backbone, which has no ImageNet weights, no model-level
+    resize, no pixel augmentation, no mixup); none for the pixel layouts. Lets a command that
+    only writes records (``setibl shard --layout``) take the layout from any config."""
     if layout != "search_maps":
         return ()
     return (
         'model.backbone="map_cnn"',
         'model.weights="none"',
+        "model.resize=[]",
         *(f"{key}=false" for key in SEARCH_MAPS_OFF),
         "mixup.enabled=false",
     )

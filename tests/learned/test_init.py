@@ -87,8 +87,13 @@ def test_init_overlap_counts_only_the_ids_the_start_run_trained_on(tiny_run, tmp
     seen = oof.iloc[:5].assign(fold=[1, 1, 1, 0, 0])  # fold 0 trained on three of them
     seen.to_csv(other / "oof.csv", index=False)
     assert init_overlap(tiny_config(f'model.init="{other}"'), records) == 3
-    weights = other / "fold-0" / "best.weights.h5"
-    assert init_overlap(tiny_config(f'model.init="{weights}"'), records) == 0
+    weights = other / "fold-0" / "best.weights.h5"  # a fold's file: its run, that fold
+    assert init_overlap(tiny_config(f'model.init="{weights}"'), records) == 3
+    fold_1 = other / "fold-1" / "best.weights.h5"
+    assert init_overlap(tiny_config(f'model.init="{fold_1}"'), records) == 2
+    bare = tmp_path / "bare.weights.h5"  # outside any run: nothing known of its training
+    shutil.copy(weights, bare)
+    assert init_overlap(tiny_config(f'model.init="{bare}"'), records) == 0
 
 
 @pytest.mark.parametrize(

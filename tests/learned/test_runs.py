@@ -8,7 +8,7 @@ import pytest
 
 from setibl.config import load_config, save_config
 from setibl.config_rules import layout_companions
-from setibl.errors import RunError
+from setibl.errors import ConfigError, RunError
 from setibl.learned.layouts import layout_params
 from setibl.learned.runs import check_layout_params, initial_weights, weights_file_run
 
@@ -50,7 +50,7 @@ def test_layouts_without_settings_need_no_record(tmp_path):
     check_layout_params(_run(tmp_path, [], {}))  # on3: nothing beyond its name
 
 
-def test_a_folds_weights_file_is_checked_like_its_run(tmp_path):
+def test_a_folds_weights_file_is_checked_like_its_run(tmp_path, monkeypatch):
     older = {**layout_params("search_maps"), "edge_channels": 0}
     run = _run(tmp_path, SEARCH_MAPS, {"layout_params": older})
     weights = run / "fold-0" / "best.weights.h5"
@@ -59,6 +59,16 @@ def test_a_folds_weights_file_is_checked_like_its_run(tmp_path):
     assert weights_file_run(weights) == run
     config = load_config(None, [*SEARCH_MAPS, f'model.init="{weights}"'])
     with pytest.raises(RunError, match="'edge_channels': 0"):
+        initial_weights(config)
+    monkeypatch.chdir(weights.parent)  # a relative path or a link finds the run all the same
+    assert weights_file_run("best.weights.h5") == run
+    (tmp_path / "link.weights.h5").symlink_to(weights)
+    assert weights_file_run(tmp_path / "link.weights.h5") == run
+    (run / "fold-backup").mkdir()  # only fold-K folders hold a run's weights
+    (run / "fold-backup" / "best.weights.h5").write_bytes(b"")
+    assert weights_file_run(run / "fold-backup" / "best.weights.h5") is None
+    (run / "config.toml").write_text("[model]\nno_such_key = 1\n")  # its run unreadable
+    with pytest.raises(ConfigError, match="model.init.*cannot be read.*copy the file out"):
         initial_weights(config)
     bare = tmp_path / "elsewhere.weights.h5"  # nothing to check it against: used as given
     bare.write_bytes(b"")

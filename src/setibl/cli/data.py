@@ -130,7 +130,9 @@ def show(data, snippet_id, out, split, config_path, overrides) -> None:
     "--layout",
     default=None,
     help=f"{' | '.join(LAYOUT_NAMES)} (records.layout; search_maps also sets what its rules "
-    "ask of the config: backbone map_cnn, no pixel augmentation, no mixup).",
+    "ask of the model sections: map_cnn, weights none, no model resize, no pixel augmentation, "
+    "no mixup; the shard counts still come from the config: configs/cpu.toml's for its "
+    "folds).",
 )
 @click.option("--encoding", type=click.Choice(["float16", "png8"]), default=None)
 @click.option("--skip-bad", is_flag=True, help="Drop bad snippets (listed in OUT/dropped.csv).")

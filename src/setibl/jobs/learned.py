@@ -38,9 +38,9 @@ def train_workflow(
         and layout_params(config.records.layout)
     ):
         log(
-            f"warning: model.init {config.model.init} is a bare weights file: whether its model "
-            f"saw {config.records.layout} made with this version's search settings cannot be "
-            "checked (name its run folder to have it checked)"
+            f"warning: model.init {config.model.init} is a bare weights file: whether its "
+            f"model saw {config.records.layout} images made with this version's search "
+            "settings cannot be checked (name its run folder to have it checked)"
         )
     if config.model.init not in ("none", "default"):  # the run's config names it from anywhere
         model = dataclasses.replace(config.model, init=str(Path(config.model.init).resolve()))
@@ -67,20 +67,27 @@ def train_workflow(
 
 
 def init_overlap(config: Config, records: Path) -> int:
-    """How many training ids of ``records`` the weights named by ``model.init`` (fold 0 of that
-    run) trained on: its ``oof.csv`` ids outside fold 0; 0 for ``none``, a weights file, or a
-    run without OOF predictions (the shipped model: trained on our synth only)."""
+    """How many training ids of ``records`` the weights named by ``model.init`` (fold 0 of a
+    run, or the fold-K file named) trained on: its run's ``oof.csv`` ids outside that fold; 0
+    for ``none``, a bare weights file, or a run without OOF predictions (the shipped model:
+    trained on our synth only)."""
     from setibl.learned.records import INDEX_FILE
-    from setibl.learned.runs import resolve_run
+    from setibl.learned.runs import resolve_run, weights_file_run
 
     if config.model.init == "none":
         return 0
-    oof = resolve_run(config.model.init) / "oof.csv"
+    source, fold = resolve_run(config.model.init), 0
+    if source.is_file():
+        run = weights_file_run(source)
+        if run is None:
+            return 0
+        source, fold = run, int(source.resolve().parent.name.split("-")[1])
+    oof = source / "oof.csv"
     index = records / INDEX_FILE
     if not (oof.is_file() and index.is_file()):
         return 0
     predictions = pd.read_csv(oof, dtype={"id": str}, usecols=["id", "fold"])
-    trained = set(predictions.loc[predictions["fold"] != 0, "id"])  # fold 0 validated on these
+    trained = set(predictions.loc[predictions["fold"] != fold, "id"])  # it validated on these
     table = pd.read_csv(index, dtype={"id": str}, usecols=["id", "split"])
     return int(table.loc[table["split"] == "train", "id"].isin(trained).sum())
 

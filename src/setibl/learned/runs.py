@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 
 from setibl.config import Config, load_config
@@ -116,29 +117,39 @@ def initial_weights(config: Config) -> Path | None:
     if source.is_file():
         run = weights_file_run(source)
         if run is not None:  # a fold's weights inside a run folder: checked like the run
-            _check_init_run(config, init, run)
+            try:
+                trained = run_config(run)
+            except (ConfigError, RunError) as err:
+                raise ConfigError(
+                    f"config key 'model.init': {init} belongs to the run {run}, whose config "
+                    f"cannot be read ({err}); copy the file out of the run to start from it "
+                    "unchecked"
+                ) from None
+            _check_init_run(config, init, run, trained)
         return source
     if not (source / "config.toml").is_file():
         raise ConfigError(
             f"config key 'model.init': {init} is neither a run folder nor a weights file"
         )
-    trained = _check_init_run(config, init, source)
+    trained = run_config(source)
+    _check_init_run(config, init, source, trained)
     return fold_model_paths(source, trained.train.folds)[0]
 
 
-def weights_file_run(path: Path) -> Path | None:
-    """The run folder holding ``path`` as one fold's weights (RUN/fold-K/NAME), else None:
-    a bare weights file carries no config or layout settings to check."""
+def weights_file_run(path: str | os.PathLike) -> Path | None:
+    """The run folder holding ``path`` (resolved: relative paths and links are followed) as one
+    fold's weights, RUN/fold-K/NAME, else None: a bare weights file carries no config or layout
+    settings to check."""
+    path = Path(path).resolve()
     run = path.parent.parent
-    if path.parent.name.startswith("fold-") and (run / "config.toml").is_file():
+    if re.fullmatch(r"fold-\d+", path.parent.name) and (run / "config.toml").is_file():
         return run
     return None
 
 
-def _check_init_run(config: Config, init: str, source: Path) -> Config:
-    """ConfigError naming the key unless the run ``source`` trained models this config's run
-    can start from; returns that run's config."""
-    trained = run_config(source)
+def _check_init_run(config: Config, init: str, source: Path, trained: Config) -> None:
+    """ConfigError naming the key unless the run ``source``, trained with ``trained``, made
+    models this config's run can start from."""
     for key in INIT_KEYS:
         section, name = key.split(".")
         mine, theirs = (
@@ -157,7 +168,6 @@ def _check_init_run(config: Config, init: str, source: Path) -> Config:
             f"config makes {_input_shape(config)} (data.height/width, records.resize, "
             "model.resize must agree)"
         )
-    return trained
 
 
 def build_initial_model(config: Config, image_shape: tuple[int, int, int]):
