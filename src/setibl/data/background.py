@@ -32,14 +32,13 @@ import pandas as pd
 
 from setibl.config import Config
 from setibl.data.kaggle import snippet_path
+from setibl.data.signal_table import NEEDLE_COLUMNS, signal_row
 from setibl.data.synth import (
-    NEEDLE_COLUMNS,
     CadenceGeometry,
     draw_needle,
     noise_std,
     normalise_scans,
     render_signal,
-    signal_row,
 )
 from setibl.data.synth_dataset import (
     NEEDLES_FILE,
