@@ -10,7 +10,7 @@ from setibl.config import load_config, save_config
 from setibl.config_rules import layout_companions
 from setibl.errors import ConfigError, RunError
 from setibl.learned.layouts import layout_params
-from setibl.learned.runs import check_layout_params, initial_weights, weights_file_run
+from setibl.learned.runs import check_layout_params, initial_weights, weights_file_origin
 
 SEARCH_MAPS = [*layout_companions("search_maps"), 'records.layout="search_maps"']
 
@@ -56,21 +56,21 @@ def test_a_folds_weights_file_is_checked_like_its_run(tmp_path, monkeypatch):
     weights = run / "fold-0" / "best.weights.h5"
     weights.parent.mkdir()
     weights.write_bytes(b"")
-    assert weights_file_run(weights) == run
+    assert weights_file_origin(weights) == (run, 0)
     config = load_config(None, [*SEARCH_MAPS, f'model.init="{weights}"'])
     with pytest.raises(RunError, match="'edge_channels': 0"):
         initial_weights(config)
     monkeypatch.chdir(weights.parent)  # a relative path or a link finds the run all the same
-    assert weights_file_run("best.weights.h5") == run
+    assert weights_file_origin("best.weights.h5") == (run, 0)
     (tmp_path / "link.weights.h5").symlink_to(weights)
-    assert weights_file_run(tmp_path / "link.weights.h5") == run
+    assert weights_file_origin(tmp_path / "link.weights.h5") == (run, 0)
     (run / "fold-backup").mkdir()  # only fold-K folders hold a run's weights
     (run / "fold-backup" / "best.weights.h5").write_bytes(b"")
-    assert weights_file_run(run / "fold-backup" / "best.weights.h5") is None
+    assert weights_file_origin(run / "fold-backup" / "best.weights.h5") is None
     (run / "config.toml").write_text("[model]\nno_such_key = 1\n")  # its run unreadable
     with pytest.raises(ConfigError, match="model.init.*cannot be read.*copy the file out"):
         initial_weights(config)
     bare = tmp_path / "elsewhere.weights.h5"  # nothing to check it against: used as given
     bare.write_bytes(b"")
-    assert weights_file_run(bare) is None
+    assert weights_file_origin(bare) is None
     assert initial_weights(load_config(None, [*SEARCH_MAPS, f'model.init="{bare}"'])) == bare

@@ -28,13 +28,13 @@ def train_workflow(
     from setibl.learned.devices import configure_precision, detect_hardware
     from setibl.learned.layouts import layout_params
     from setibl.learned.repro import seed_everything
-    from setibl.learned.runs import initial_weights, weights_file_run
+    from setibl.learned.runs import initial_weights, weights_file_origin
     from setibl.learned.train import train_run
 
     weights = initial_weights(config)  # a model.init that cannot start this run fails first
     if (
         weights is not None
-        and weights_file_run(weights) is None
+        and weights_file_origin(weights) is None
         and layout_params(config.records.layout)
     ):
         log(
@@ -72,16 +72,16 @@ def init_overlap(config: Config, records: Path) -> int:
     for ``none``, a bare weights file, or a run without OOF predictions (the shipped model:
     trained on our synth only)."""
     from setibl.learned.records import INDEX_FILE
-    from setibl.learned.runs import resolve_run, weights_file_run
+    from setibl.learned.runs import resolve_run, weights_file_origin
 
     if config.model.init == "none":
         return 0
     source, fold = resolve_run(config.model.init), 0
     if source.is_file():
-        run = weights_file_run(source)
-        if run is None:
+        origin = weights_file_origin(source)
+        if origin is None:
             return 0
-        source, fold = run, int(source.resolve().parent.name.split("-")[1])
+        source, fold = origin
     oof = source / "oof.csv"
     index = records / INDEX_FILE
     if not (oof.is_file() and index.is_file()):

@@ -115,8 +115,9 @@ def initial_weights(config: Config) -> Path | None:
         return None
     source = resolve_run(init)
     if source.is_file():
-        run = weights_file_run(source)
-        if run is not None:  # a fold's weights inside a run folder: checked like the run
+        origin = weights_file_origin(source)
+        if origin is not None:  # a fold's weights inside a run folder: checked like the run
+            run = origin[0]
             try:
                 trained = run_config(run)
             except (ConfigError, RunError) as err:
@@ -136,14 +137,15 @@ def initial_weights(config: Config) -> Path | None:
     return fold_model_paths(source, trained.train.folds)[0]
 
 
-def weights_file_run(path: str | os.PathLike) -> Path | None:
-    """The run folder holding ``path`` (resolved: relative paths and links are followed) as one
-    fold's weights, RUN/fold-K/NAME, else None: a bare weights file carries no config or layout
-    settings to check."""
+def weights_file_origin(path: str | os.PathLike) -> tuple[Path, int] | None:
+    """(run folder, fold K) of ``path`` when it is one fold's weights, RUN/fold-K/NAME (resolved:
+    relative paths and links are followed), else None: a bare weights file carries no config or
+    layout settings to check."""
     path = Path(path).resolve()
     run = path.parent.parent
-    if re.fullmatch(r"fold-\d+", path.parent.name) and (run / "config.toml").is_file():
-        return run
+    fold = re.fullmatch(r"fold-(\d+)", path.parent.name)
+    if fold and (run / "config.toml").is_file():
+        return run, int(fold.group(1))
     return None
 
 
