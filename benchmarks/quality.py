@@ -15,8 +15,11 @@ used as it is. Detectors, each scoring the test split:
   the [0, 1] prediction ranks the same but ties among strong cadences).
 - cnn (with ``--run RUN``): ``setibl predict RUN DATA``; RUN is passed through as given
   (the word ``default`` scores the shipped default model).
+- dedoppler_blanked: the same with ``--set dedoppler.blank_off_lit=true`` (RFI whose core is
+  lit in every OFF scan blanked before the search, as the ``search_maps`` layout does).
 - blend (with ``--run``): the mean of the CNN's and de-Doppler's normalised ranks, an
-  unweighted rank average (no labels needed, so it cannot overfit the test split).
+  unweighted rank average (no labels needed, so it cannot overfit the test split);
+  blend_blanked: the same with dedoppler_blanked.
 Figures per detector: AUC; recall at the score threshold that gives 1% false positives over
 all negatives; that recall per needle S/N bin, path kind and n_on; and, at the same threshold,
 the false-positive rate on rfi_only and on decoy cadences. Detectors run through the CLI, so
@@ -136,6 +139,23 @@ def floor_scores(data: Path, ids: pd.Series) -> np.ndarray:
     return np.array([floor_statistic(np.load(data / "test" / i[0] / f"{i}.npy")) for i in ids])
 
 
+def dedoppler_scores(
+    data: Path, work: Path, name: str, ids: pd.Series, workers: int, *settings: str
+) -> np.ndarray:
+    """``setibl dedoppler`` over the test split, with ``--set`` ``settings``, into WORK/NAME.csv.
+
+    The raw score (ON S/N minus OFF S/N) ranks like the [0, 1] prediction at filter level 0,
+    without the ties the squashing leaves among strong cadences."""
+    events = work / f"{name}.events.csv"
+    events.unlink(missing_ok=True)  # only this run's events file may be read
+    overrides = [part for setting in settings for part in ("--set", setting)]
+    run_cli("dedoppler", str(data), "--split", "test", "--out", str(work / f"{name}.csv"),
+            "--filter-level", "0", "--workers", str(workers), *overrides)  # fmt: skip
+    if events.exists():
+        return read_scores(events, ids, "score")
+    return read_scores(work / f"{name}.csv", ids)
+
+
 def _cell(entry) -> str:
     if isinstance(entry, dict):
         return "—" if entry["rate"] is None else f"{entry['rate']:.3f} ({entry['n']})"
@@ -197,23 +217,17 @@ def main() -> None:
     if "category" in table:
         print(table["category"].value_counts().sort_index().to_string(), flush=True)
     scores = {"floor": floor_scores(data, table["id"])}
-    events = work / "dedoppler.events.csv"
-    events.unlink(missing_ok=True)  # only this run's events file may be read
-    run_cli("dedoppler", str(data), "--split", "test", "--out", str(work / "dedoppler.csv"),
-            "--filter-level", "0", "--workers", str(args.workers))  # fmt: skip
-    # The raw score (ON S/N minus OFF S/N) ranks like the [0, 1] prediction at filter level 0,
-    # without the ties the squashing leaves among strong cadences.
-    scores["dedoppler"] = (
-        read_scores(events, table["id"], "score")
-        if events.exists()
-        else read_scores(work / "dedoppler.csv", table["id"])
+    scores["dedoppler"] = dedoppler_scores(data, work, "dedoppler", table["id"], args.workers)
+    scores["dedoppler_blanked"] = dedoppler_scores(
+        data, work, "dedoppler_blanked", table["id"], args.workers, "dedoppler.blank_off_lit=true"
     )
     if args.run:
         source = args.records or str(data)
         run_cli("predict", args.run, source, "--out", str(work / "cnn.csv"))
         scores["cnn"] = read_scores(work / "cnn.csv", table["id"])
-        ranks = [rankdata(scores[n]) / len(table) for n in ("cnn", "dedoppler")]
-        scores["blend"] = np.mean(ranks, axis=0)
+        for blend, classical in (("blend", "dedoppler"), ("blend_blanked", "dedoppler_blanked")):
+            ranks = [rankdata(scores[n]) / len(table) for n in ("cnn", classical)]
+            scores[blend] = np.mean(ranks, axis=0)
     results = {name: score_detector(table.assign(score=s)) for name, s in scores.items()}
     print(render(results, markdown=False), flush=True)
     for name, figures in results.items():

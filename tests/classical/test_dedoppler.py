@@ -6,11 +6,12 @@ import pytest
 
 from setibl.classical.dedoppler import (
     EventRules,
+    blank_off_lit_channels,
     cadence_prediction,
     score_cadence,
     search_cadences,
 )
-from setibl.config import SynthConfig
+from setibl.config import ON_SCANS, DedopplerConfig, SynthConfig
 from setibl.data.synth import CadenceGeometry, add_signal, make_noise, normalise_scans
 
 GEOMETRY = CadenceGeometry(height=64, width=128, gap_steps=4)
@@ -292,3 +293,57 @@ def test_edge_channels_leave_the_in_band_map_as_it_was():
     edges = search_cadences(cadence[None], edge_channels=16)[0]
     np.testing.assert_array_equal(edges.snr[:, 16:-16], inside.snr)
     np.testing.assert_array_equal(edges.drift[:, 16:-16], inside.drift)
+
+
+def _noise_cadence(seed: int) -> np.ndarray:
+    return np.random.default_rng(seed).standard_normal((6, 273, 256)).astype(np.float32)
+
+
+def test_blanking_clears_channels_lit_in_every_off_scan_and_keeps_the_rest():
+    cadence = _noise_cadence(4)
+    cadence[:, :, 100] += 3.0  # still RFI in all six scans
+    cadence[[1, 3], :, 30] += 3.0  # lit in two OFF scans only: evidence, kept
+    cadence[[0, 2, 4], :, 200] += 3.0  # lit in the ON scans only: a needle, kept
+    blanked = blank_off_lit_channels(cadence[None], ON_SCANS)[0]
+    changed = np.flatnonzero((blanked != cadence).any(axis=(0, 1)))
+    np.testing.assert_array_equal(changed, np.arange(98, 103))  # the line and 2 each side
+    for scan in range(6):
+        assert np.all(blanked[scan, :, 98:103] == np.median(cadence[scan]))
+    assert cadence[1, 0, 100] != blanked[1, 0, 100]  # the input is left alone
+
+
+def test_blanking_takes_wandering_rfi_whole_when_its_core_is_lit_in_every_off_scan():
+    cadence = _noise_cadence(7)
+    for scan in range(6):  # 5 channels wide, one channel on per scan: only 105 in every OFF
+        cadence[scan, :, 100 + scan : 105 + scan] += 3.0
+    for scan in range(6):  # the same, three channels on per scan: no channel in every OFF
+        cadence[scan, :, 150 + 3 * scan : 155 + 3 * scan] += 3.0
+    blanked = blank_off_lit_channels(cadence[None], ON_SCANS)[0]
+    changed = np.flatnonzero((blanked != cadence).any(axis=(0, 1)))
+    # ON scan 0 (100-104) goes too: a remnant beside the blank would look ON-only
+    np.testing.assert_array_equal(changed, np.arange(98, 112))
+
+
+def test_blanking_lights_nothing_on_noise_or_on_scans_without_noise():
+    cadences = np.stack([_noise_cadence(5), np.zeros((6, 273, 256), np.float32)])
+    cadences[1, :, :, 40] = 1.0  # a line on noiseless scans: no scale to measure it by
+    np.testing.assert_array_equal(blank_off_lit_channels(cadences, ON_SCANS), cadences)
+
+
+def test_search_option_blanks_still_rfi_and_leaves_cadences_without_it_alone():
+    from setibl.classical.dedoppler import run_search
+
+    clean = _noise_cadence(8)
+    for t in range(273):  # a needle of S/N 30 in the ON scans, far from any RFI
+        clean[[0, 2, 4], t, 40 + int(round(0.1 * t))] += 30.0 / np.sqrt(273)
+    lit = clean.copy()
+    lit[:, :, 180] += 150.0 / np.sqrt(273)  # still RFI of S/N 150 in every scan
+    rules = EventRules(snr_threshold=7.0, off_snr_threshold=8.0)
+    plain, blanked = DedopplerConfig(), DedopplerConfig(blank_off_lit=True)
+    cadences, ids = np.stack([clean, lit]), ["clean", "lit"]
+    before, hits_before = run_search(cadences, ids, rules, plain, 0)
+    after, hits_after = run_search(cadences, ids, rules, blanked, 0)
+    assert after[0] == before[0]
+    assert any(abs(h["channel"] - 180) <= 2 for h in hits_before if h["id"] == "lit")
+    assert not any(abs(h["channel"] - 180) <= 2 for h in hits_after if h["id"] == "lit")
+    assert after[1]["score"] == pytest.approx(after[0]["score"], abs=1.0)

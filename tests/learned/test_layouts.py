@@ -173,3 +173,36 @@ def test_search_maps_stay_finite_in_float16():
     flat[0, :, 5] = 1.0  # a line on a scan without noise: S/N 1e6 before the cap
     image = get_layout("search_maps")(flat).astype(np.float16)
     assert np.isfinite(image).all() and image[0].max() == 1000.0
+
+
+def _noise_cadence(seed: int) -> np.ndarray:
+    return np.random.default_rng(seed).standard_normal((6, 273, 256)).astype(np.float32)
+
+
+def _add_track(cadence, scan, channel, drift, snr):
+    for t in range(cadence.shape[1]):
+        cadence[scan, t, channel + int(round(drift * t))] += snr / np.sqrt(cadence.shape[1])
+
+
+def test_search_maps_show_a_needle_beside_still_rfi_as_without_it():
+    alone = _noise_cadence(6)
+    _add_track(alone, 2, 60, 0.05, 25.0)  # crosses 14 channels, from 60 to 74
+    beside = alone.copy()
+    beside[:, :, 80] += 200.0 / np.sqrt(273)  # RFI of S/N 200 in every scan, 6 channels on
+    layout = get_layout("search_maps")
+    needle = layout(alone)[0, 64 + 58 : 64 + 63, 2].max()
+    assert needle > 10  # the bandpass filter takes some of a line that drifts 14 channels
+    image = layout(beside)
+    assert image[0, 64 + 58 : 64 + 63, 2].max() == pytest.approx(needle, abs=1.5)
+    # unblanked, the line's tracks reach S/N ~110 in the OFF scans, beside the needle
+    assert image[0, :, list(OFF_SCANS)].max() < 7
+
+
+def test_search_maps_record_the_blanking_among_their_params():
+    from setibl.learned.layouts import OFF_LIT, layout_params
+
+    params = layout_params("search_maps")
+    assert params["version"] == 2
+    recorded = (params["off_lit_core_sigma"], params["off_lit_extent_sigma"])
+    assert recorded == (OFF_LIT.core_sigma, OFF_LIT.extent_sigma)
+    assert (params["off_lit_grow"], params["off_lit_detrend"]) == (OFF_LIT.grow, OFF_LIT.detrend)

@@ -45,7 +45,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
 import numpy as np
-from scipy.ndimage import maximum_filter1d, median_filter
+from scipy.ndimage import label, maximum_filter1d, median_filter
 
 from setibl.classical.events import (
     EventRules,
@@ -134,6 +134,63 @@ def clip_bright(scans: np.ndarray, baseline: np.ndarray, clip_sigma: float) -> N
     sigma[~(sigma > 0)] = np.inf  # a scan mostly of one value (padding) has no noise to go by
     ceiling = baseline + (centre + clip_sigma * sigma)
     np.minimum(scans, ceiling[:, None, :], out=scans)
+
+
+@dataclass(frozen=True)
+class OffLitBlanking:
+    """Which channels :func:`blank_off_lit_channels` blanks before the ``search_maps`` search.
+
+    Levels are a channel's time-mean power above its neighbours, in robust sigmas of that scan's
+    spectrum (for 273 time steps, 5 sigmas there is a still line of S/N 5).
+    """
+
+    core_sigma: float = 5.0  # a core: lit this much in every OFF scan
+    extent_sigma: float = 3.0  # the structure around a core: channels lit this much in any scan
+    grow: int = 2  # channels added on each side (a line's wings; bridges one-channel gaps)
+    detrend: int = 65  # channels of the running median taken off the spectrum (the bandpass)
+
+
+OFF_LIT = OffLitBlanking()
+
+
+def blank_off_lit_channels(
+    batch: np.ndarray, on_scans: tuple[int, ...], blanking: OffLitBlanking = OFF_LIT
+) -> np.ndarray:
+    """(n, scans, T, F) cadences -> float32 cadences in which every lit structure with a core
+    lit in all OFF scans holds, in every scan, that scan's median value; ``batch`` is left
+    alone.
+
+    Lit: a scan's time-mean spectrum, less its running median over ``blanking.detrend``
+    channels, stands above its median by a number of robust sigmas (1.4826 MAD over channels).
+    A core is a channel lit ``core_sigma`` in every OFF scan: a needle is absent from the OFF
+    scans, so it holds RFI. Its structure is the run of channels lit ``extent_sigma`` in any
+    scan, ON or OFF, that contains it, grown by ``grow`` channels each side: RFI that wanders a
+    few channels during the cadence goes whole, leaving no ON-only remnant beside the blank. A
+    line lit in only some OFF scans (hopping or fast-drifting RFI, whose OFF positions are the
+    evidence against it) is kept, as is any structure lit in ON scans only. A scan without
+    noise (constant padding) lights nothing.
+    """
+    cadences = np.array(batch, np.float32)
+    scans = cadences.shape[1]
+    off = [s for s in range(scans) if s not in on_scans]
+    if not off:
+        return cadences
+    spectrum = cadences.mean(axis=2)  # (n, scans, F)
+    window = min(blanking.detrend, spectrum.shape[-1])
+    residual = spectrum - median_filter(spectrum, size=(1, 1, window), mode="nearest")
+    centre = np.median(residual, axis=-1, keepdims=True)
+    scale = np.median(np.abs(residual - centre), axis=-1, keepdims=True) * 1.4826
+    excess = np.where(scale > 0, residual - centre, -np.inf)
+    core = (excess[:, off] > blanking.core_sigma * scale[:, off]).all(axis=1)  # (n, F)
+    extent = (excess > blanking.extent_sigma * scale).any(axis=1)  # (n, F)
+    if blanking.grow > 0:
+        extent = maximum_filter1d(extent, size=2 * blanking.grow + 1, axis=-1, mode="constant")
+    for i in np.flatnonzero(core.any(axis=1)):
+        runs, _ = label(extent[i])
+        blank = np.isin(runs, runs[core[i]]) & (runs > 0)
+        fill = np.median(cadences[i].reshape(scans, -1), axis=-1)  # (scans,)
+        cadences[i][:, :, blank] = fill[:, None, None]
+    return cadences
 
 
 def search_scans(
@@ -300,6 +357,8 @@ def run_search(
 ) -> tuple[list[dict], list[dict]]:
     """Predictions (id, target, score, level) and hits rows for a batch of cadences."""
     predictions, hit_rows = [], []
+    if settings.blank_off_lit:
+        cadences = blank_off_lit_channels(cadences, rules.on_scans)
     searches = search_cadences(
         cadences,
         max_drift=settings.max_drift,

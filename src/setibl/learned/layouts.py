@@ -18,6 +18,10 @@
   channel the best S/N over drifts (row 0) and that drift in channels per step (row 1), as six
   channels in cadence order: 2 x 384 x 6 for Kaggle snippets. A model then learns the ON-OFF
   logic the classical search hard-codes, from two numbers per track instead of 70,000 pixels.
+  Before the search, RFI lit in every OFF scan is blanked whole
+  (:func:`setibl.classical.dedoppler.blank_off_lit_channels`): a needle is absent from the OFF
+  scans, so such a line is RFI, and at S/N 100-300 it would lend S/N 10-25 to every track that
+  crosses it or ends near it, in ON and OFF scans alike, burying needles beside it.
 
 Each layout also says where every scan went (``scan_slots``): along the channel axis or as a
 vertical block, so augmentations can reorder ON scans among themselves and OFF scans among
@@ -32,6 +36,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from setibl.classical.dedoppler import OFF_LIT, blank_off_lit_channels, search_cadences
 from setibl.config import ON_SCANS, DedopplerConfig
 from setibl.learned.drift_planes import DRIFTS, drift_planes
 
@@ -41,6 +46,7 @@ SEARCH = DedopplerConfig(
     max_drift=1.0, time_binning=1, bandpass_window=17, clip_sigma=6.0, edge_channels=64
 )
 SNR_CAP = 1000.0  # search_maps S/N beyond this is stored as this
+
 
 # A unit: image slots (channels or vertical blocks) that move together when scans are reordered.
 Unit = tuple[int, ...]
@@ -134,10 +140,8 @@ def _drift6(batch: np.ndarray, on_scans: tuple[int, ...]) -> np.ndarray:
 
 
 def _search_maps(batch: np.ndarray, on_scans: tuple[int, ...]) -> np.ndarray:
-    from setibl.classical.dedoppler import search_cadences
-
     searches = search_cadences(
-        np.asarray(batch, np.float32),
+        blank_off_lit_channels(batch, on_scans),
         max_drift=SEARCH.max_drift,
         time_binning=SEARCH.time_binning,
         bandpass_window=SEARCH.bandpass_window,
@@ -240,7 +244,11 @@ LAYOUTS: dict[str, Layout] = {
         extra_width=2 * SEARCH.edge_channels,
         flips=False,  # a mirrored band also negates the drift row
         params=(
-            ("version", 1),
+            ("version", 2),
+            ("off_lit_core_sigma", OFF_LIT.core_sigma),
+            ("off_lit_extent_sigma", OFF_LIT.extent_sigma),
+            ("off_lit_grow", OFF_LIT.grow),
+            ("off_lit_detrend", OFF_LIT.detrend),
             ("max_drift", SEARCH.max_drift),
             ("time_binning", SEARCH.time_binning),
             ("bandpass_window", SEARCH.bandpass_window),
