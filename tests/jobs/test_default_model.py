@@ -113,5 +113,5 @@ def test_scan_with_the_default_model_scores_every_window(tmp_path):
     described = json.loads((older / "model.json").read_text())
     described["layout_params"]["edge_channels"] = 32
     (older / "model.json").write_text(json.dumps(described))
-    with pytest.raises(RunError, match="'edge_channels': 32"):
+    with pytest.raises(RunError, match="edge_channels 32 -> 64"):
         plan_units(load_config(), {"c0000": files}, (0, 2, 4), str(older))

@@ -198,11 +198,20 @@ def test_search_maps_show_a_needle_beside_still_rfi_as_without_it():
     assert image[0, :, list(OFF_SCANS)].max() < 7
 
 
-def test_search_maps_record_the_blanking_among_their_params():
-    from setibl.learned.layouts import OFF_LIT, layout_params
+def test_search_maps_pin_the_blanking_the_shipped_model_was_trained_with():
+    from setibl.learned.layouts import layout_params
 
     params = layout_params("search_maps")
-    assert params["version"] == 2
-    recorded = (params["off_lit_core_sigma"], params["off_lit_extent_sigma"])
-    assert recorded == (OFF_LIT.core_sigma, OFF_LIT.extent_sigma)
-    assert (params["off_lit_grow"], params["off_lit_detrend"]) == (OFF_LIT.grow, OFF_LIT.detrend)
+    assert params["version"] == 3
+    blanking = {k: v for k, v in params.items() if k.startswith("off_lit_")}
+    expected = {"core_sigma": 5.0, "extent_sigma": 3.0, "grow": 2, "detrend": 65}
+    assert blanking == {f"off_lit_{k}": v for k, v in expected.items()}
+
+
+def test_params_change_names_only_what_differs():
+    from setibl.learned.layouts import params_change
+
+    now = {"version": 3, "grow": 2, "detrend": 65}
+    made = {"version": 2, "grow": 2, "clip": 6.0}
+    assert params_change(made, now) == "version 2 -> 3, detrend new, clip gone"
+    assert params_change(None, now) == "settings that were not recorded"

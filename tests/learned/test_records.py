@@ -220,7 +220,7 @@ def test_search_maps_shards_carry_their_search_settings(tmp_path):
     path = tmp_path / "shards" / "manifest.json"
     changed = {**manifest, "layout_params": {**manifest["layout_params"], "edge_channels": 32}}
     path.write_text(json.dumps(changed))
-    with pytest.raises(RecordsError, match="edge_channels.: 32.*shard again"):
+    with pytest.raises(RecordsError, match="edge_channels 32 -> 64.*shard again"):
         load_manifest(tmp_path / "shards", "search_maps")
 
 

@@ -36,7 +36,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from setibl.classical.dedoppler import OFF_LIT, blank_off_lit_channels, search_cadences
+from setibl.classical.dedoppler import OffLitBlanking, blank_off_lit_channels, search_cadences
 from setibl.config import ON_SCANS, DedopplerConfig
 from setibl.learned.drift_planes import DRIFTS, drift_planes
 
@@ -46,6 +46,8 @@ SEARCH = DedopplerConfig(
     max_drift=1.0, time_binning=1, bandpass_window=17, clip_sigma=6.0, edge_channels=64
 )
 SNR_CAP = 1000.0  # search_maps S/N beyond this is stored as this
+# The blanking before that search, spelled out for the same reason.
+BLANKING = OffLitBlanking(core_sigma=5.0, extent_sigma=3.0, grow=2, detrend=65)
 
 
 # A unit: image slots (channels or vertical blocks) that move together when scans are reordered.
@@ -141,7 +143,7 @@ def _drift6(batch: np.ndarray, on_scans: tuple[int, ...]) -> np.ndarray:
 
 def _search_maps(batch: np.ndarray, on_scans: tuple[int, ...]) -> np.ndarray:
     searches = search_cadences(
-        blank_off_lit_channels(batch, on_scans),
+        blank_off_lit_channels(batch, on_scans, BLANKING),
         max_drift=SEARCH.max_drift,
         time_binning=SEARCH.time_binning,
         bandpass_window=SEARCH.bandpass_window,
@@ -244,11 +246,11 @@ LAYOUTS: dict[str, Layout] = {
         extra_width=2 * SEARCH.edge_channels,
         flips=False,  # a mirrored band also negates the drift row
         params=(
-            ("version", 2),
-            ("off_lit_core_sigma", OFF_LIT.core_sigma),
-            ("off_lit_extent_sigma", OFF_LIT.extent_sigma),
-            ("off_lit_grow", OFF_LIT.grow),
-            ("off_lit_detrend", OFF_LIT.detrend),
+            ("version", 3),
+            ("off_lit_core_sigma", BLANKING.core_sigma),
+            ("off_lit_extent_sigma", BLANKING.extent_sigma),
+            ("off_lit_grow", BLANKING.grow),
+            ("off_lit_detrend", BLANKING.detrend),
             ("max_drift", SEARCH.max_drift),
             ("time_binning", SEARCH.time_binning),
             ("bandpass_window", SEARCH.bandpass_window),
@@ -271,6 +273,19 @@ def layout_params(layout: str) -> dict:
     """The settings a layout's images depend on beyond its name (``Layout.params``), as they
     read back from JSON."""
     return json.loads(json.dumps(dict(get_layout(layout).params)))
+
+
+def params_change(made: dict | None, now: dict) -> str:
+    """How the settings images were ``made`` with differ from the ones this version uses ``now``,
+    in one short phrase: "version 2 -> 3, off_lit_grow new"."""
+    if not made:
+        return "settings that were not recorded"
+    parts = [
+        f"{key} {made[key]} -> {now[key]}" for key in now if key in made and made[key] != now[key]
+    ]
+    parts += [f"{key} new" for key in now if key not in made]
+    parts += [f"{key} gone" for key in made if key not in now]
+    return ", ".join(parts)
 
 
 def image_shape(

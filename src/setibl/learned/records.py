@@ -28,7 +28,13 @@ import tensorflow as tf
 from setibl.data.kaggle import load_snippet
 from setibl.errors import RecordsError
 from setibl.io import atomic_path, atomic_write_csv, atomic_write_json, remove_temporaries
-from setibl.learned.layouts import get_layout, image_shape, layout_params, resize_image
+from setibl.learned.layouts import (
+    get_layout,
+    image_shape,
+    layout_params,
+    params_change,
+    resize_image,
+)
 
 MANIFEST_FILE = "manifest.json"
 PLAN_FILE = "plan.json"
@@ -296,9 +302,8 @@ def load_manifest(
     made = manifest.get("layout_params", {})
     if made != now:
         raise RecordsError(
-            f"{path}: shards of layout '{manifest['layout']}' were made with "
-            f"{made or 'settings from before they were recorded'}, this version makes {now}; "
-            "delete them and shard again"
+            f"{path}: shards of layout '{manifest['layout']}' were made otherwise than this "
+            f"version makes them ({params_change(made, now)}); delete them and shard again"
         )
     if image_shape is not None and tuple(manifest["image_shape"]) != tuple(image_shape):
         raise RecordsError(

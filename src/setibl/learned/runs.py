@@ -10,7 +10,7 @@ from pathlib import Path
 
 from setibl.config import Config, load_config
 from setibl.errors import ConfigError, RunError
-from setibl.learned.layouts import image_shape, layout_params
+from setibl.learned.layouts import image_shape, layout_params, params_change
 
 BEST_WEIGHTS = "best.weights.h5"  # a fold's best epoch (by validation AUC), RUN/fold-k/
 
@@ -66,9 +66,9 @@ def check_layout_params(run: str | os.PathLike) -> None:
         recorded = _json_or_empty(Path(state["records"]) / "manifest.json").get("layout_params")
     if recorded != now:
         raise RunError(
-            f"{run}: its models were trained on '{layout}' images made with "
-            f"{recorded or 'settings that were not recorded'}; this version makes them with "
-            f"{now}: train again, or use the setibl version it was trained with"
+            f"{run}: its models were trained on '{layout}' images this version makes otherwise "
+            f"({params_change(recorded, now)}): train again, or use the setibl version it was "
+            "trained with"
         )
 
 
