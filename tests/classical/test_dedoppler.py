@@ -310,8 +310,19 @@ def test_blanking_clears_channels_lit_in_every_off_scan_and_keeps_the_rest():
     filled = blanked[:, :, 98:103]  # noise like the rest of the scan, around its level
     assert abs(filled.mean()) < 0.05 and filled.std() == pytest.approx(1.0, abs=0.05)
     assert cadence[1, 0, 100] != blanked[1, 0, 100]  # the input is left alone
-    again = blank_off_lit_channels(np.stack([_noise_cadence(9), cadence]), ON_SCANS)[1]
+    first = _noise_cadence(9)
+    first[:, :, 50] += 3.0  # blanked too, before it in the batch
+    again = blank_off_lit_channels(np.stack([first, cadence]), ON_SCANS)[1]
     np.testing.assert_array_equal(again, blanked)  # whatever batch it is in
+
+
+def test_blanks_take_each_scans_noise_and_level():
+    sigmas = np.array([0.5, 2.0, 1.0, 1.0, 3.0, 1.0], np.float32)
+    cadence = _noise_cadence(12) * sigmas[:, None, None] + 10.0
+    cadence[:, :, 100] += 3.0 * sigmas[:, None]  # still RFI in all six scans
+    filled = blank_off_lit_channels(cadence[None], ON_SCANS)[0][:, :, 98:103]
+    np.testing.assert_allclose(filled.std(axis=(1, 2)), sigmas, rtol=0.08)
+    np.testing.assert_allclose(filled.mean(axis=(1, 2)), 10.0, atol=0.1)
 
 
 def test_blanking_takes_wandering_rfi_whole_when_its_core_is_lit_in_every_off_scan():
@@ -364,7 +375,7 @@ def test_blanking_on_a_sloping_bandpass_leaves_no_line_behind():
     slope = np.linspace(0.0, 5.0, 256, dtype=np.float32)  # 5 noise sigmas across the band
     cadence = _noise_cadence(10) + slope
     # still RFI of S/N 150 low on the slope: a fill at the scan's median level would be a line
-    # of 2 sigmas per pixel, S/N ~ 30
+    # of 2 sigmas per pixel, S/N ~ 40
     cadence[:, :, 15] += 150.0 / np.sqrt(273)
     assert _search_off_max(cadence, blank=False)[1] > 100
     assert _search_off_max(cadence, blank=True)[1] < 7

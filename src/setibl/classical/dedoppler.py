@@ -174,7 +174,8 @@ def blank_off_lit_channels(
 
     The blanked pixels get the scan's running-median spectrum (its bandpass there, so a blank
     on a sloping bandpass is no new line) plus Gaussian noise of the scan's robust pixel sigma
-    (so a wide blank does not shrink the noise scale the search's S/N is measured by). The
+    (so a wide blank does not shrink the noise scale the search's S/N is measured by; taken
+    over every channel, it reads up to a quarter high in a band crowded with lit RFI). The
     noise is drawn from the same seed for every cadence: a cadence's blanks do not depend on
     the batch it is in.
     """

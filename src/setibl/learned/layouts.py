@@ -277,7 +277,7 @@ def layout_params(layout: str) -> dict:
 
 def params_change(made: dict | None, now: dict) -> str:
     """How the settings images were ``made`` with differ from the ones this version uses ``now``,
-    in one short phrase: "version 2 -> 3, off_lit_grow new"."""
+    in one short phrase: "version 2 -> 3, edge_channels 32 -> 64, off_lit_grow new"."""
     if not made:
         return "settings that were not recorded"
     parts = [
