@@ -85,6 +85,19 @@ TINY_RUN_OVERRIDES = [
 ]
 
 
+def noise_cadence(seed: int) -> np.ndarray:
+    """A Kaggle-shaped (6, 273, 256) cadence of unit Gaussian noise."""
+    return np.random.default_rng(seed).standard_normal((6, 273, 256)).astype(np.float32)
+
+
+def add_track(cadence: np.ndarray, scans, channel: int, drift: float, snr: float) -> None:
+    """Add in place a straight one-channel line of S/N ``snr`` to ``scans`` (an index or a list)
+    from ``channel`` at ``drift`` channels per step."""
+    rows = cadence.shape[1]
+    for t in range(rows):
+        cadence[scans, t, channel + int(round(drift * t))] += snr / np.sqrt(rows)
+
+
 def tiny_config(*extra: str):
     from setibl.config import load_config
 

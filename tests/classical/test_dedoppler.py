@@ -13,6 +13,7 @@ from setibl.classical.dedoppler import (
 )
 from setibl.config import ON_SCANS, DedopplerConfig, SynthConfig
 from setibl.data.synth import CadenceGeometry, add_signal, make_noise, normalise_scans
+from tests.conftest import add_track, noise_cadence
 
 GEOMETRY = CadenceGeometry(height=64, width=128, gap_steps=4)
 NOISE = SynthConfig(bandpass_ripple=0.1)
@@ -295,12 +296,8 @@ def test_edge_channels_leave_the_in_band_map_as_it_was():
     np.testing.assert_array_equal(edges.drift[:, 16:-16], inside.drift)
 
 
-def _noise_cadence(seed: int) -> np.ndarray:
-    return np.random.default_rng(seed).standard_normal((6, 273, 256)).astype(np.float32)
-
-
 def test_blanking_clears_channels_lit_in_every_off_scan_and_keeps_the_rest():
-    cadence = _noise_cadence(4)
+    cadence = noise_cadence(4)
     cadence[:, :, 100] += 3.0  # still RFI in all six scans
     cadence[[1, 3], :, 30] += 3.0  # lit in two OFF scans only: evidence, kept
     cadence[[0, 2, 4], :, 200] += 3.0  # lit in the ON scans only: a needle, kept
@@ -310,7 +307,7 @@ def test_blanking_clears_channels_lit_in_every_off_scan_and_keeps_the_rest():
     filled = blanked[:, :, 98:103]  # noise like the rest of the scan, around its level
     assert abs(filled.mean()) < 0.05 and filled.std() == pytest.approx(1.0, abs=0.05)
     assert cadence[1, 0, 100] != blanked[1, 0, 100]  # the input is left alone
-    first = _noise_cadence(9)
+    first = noise_cadence(9)
     first[:, :, 50] += 3.0  # blanked too, before it in the batch
     again = blank_off_lit_channels(np.stack([first, cadence]), ON_SCANS)[1]
     np.testing.assert_array_equal(again, blanked)  # whatever batch it is in
@@ -318,7 +315,7 @@ def test_blanking_clears_channels_lit_in_every_off_scan_and_keeps_the_rest():
 
 def test_blanks_take_each_scans_noise_and_level():
     sigmas = np.array([0.5, 2.0, 1.0, 1.0, 3.0, 1.0], np.float32)
-    cadence = _noise_cadence(12) * sigmas[:, None, None] + 10.0
+    cadence = noise_cadence(12) * sigmas[:, None, None] + 10.0
     cadence[:, :, 100] += 3.0 * sigmas[:, None]  # still RFI in all six scans
     filled = blank_off_lit_channels(cadence[None], ON_SCANS)[0][:, :, 98:103]
     np.testing.assert_allclose(filled.std(axis=(1, 2)), sigmas, rtol=0.08)
@@ -326,7 +323,7 @@ def test_blanks_take_each_scans_noise_and_level():
 
 
 def test_blanking_takes_wandering_rfi_whole_when_its_core_is_lit_in_every_off_scan():
-    cadence = _noise_cadence(7)
+    cadence = noise_cadence(7)
     for scan in range(6):  # 5 channels wide, one channel on per scan: only 105 in every OFF
         cadence[scan, :, 100 + scan : 105 + scan] += 3.0
     for scan in range(6):  # the same, three channels on per scan: no channel in every OFF
@@ -338,7 +335,7 @@ def test_blanking_takes_wandering_rfi_whole_when_its_core_is_lit_in_every_off_sc
 
 
 def test_blanking_lights_nothing_on_noise_or_on_scans_without_noise():
-    cadences = np.stack([_noise_cadence(5), np.zeros((6, 273, 256), np.float32)])
+    cadences = np.stack([noise_cadence(5), np.zeros((6, 273, 256), np.float32)])
     cadences[1, :, :, 40] = 1.0  # a line on noiseless scans: no scale to measure it by
     np.testing.assert_array_equal(blank_off_lit_channels(cadences, ON_SCANS), cadences)
 
@@ -346,9 +343,8 @@ def test_blanking_lights_nothing_on_noise_or_on_scans_without_noise():
 def test_search_option_blanks_still_rfi_and_leaves_cadences_without_it_alone():
     from setibl.classical.dedoppler import run_search
 
-    clean = _noise_cadence(8)
-    for t in range(273):  # a needle of S/N 30 in the ON scans, far from any RFI
-        clean[[0, 2, 4], t, 40 + int(round(0.1 * t))] += 30.0 / np.sqrt(273)
+    clean = noise_cadence(8)
+    add_track(clean, [0, 2, 4], 40, 0.1, 30.0)  # a needle in the ON scans, far from any RFI
     lit = clean.copy()
     lit[:, :, 180] += 150.0 / np.sqrt(273)  # still RFI of S/N 150 in every scan
     rules = EventRules(snr_threshold=7.0, off_snr_threshold=8.0)
@@ -373,7 +369,7 @@ def _search_off_max(cadence: np.ndarray, blank: bool) -> tuple[np.ndarray, float
 
 def test_blanking_on_a_sloping_bandpass_leaves_no_line_behind():
     slope = np.linspace(0.0, 5.0, 256, dtype=np.float32)  # 5 noise sigmas across the band
-    cadence = _noise_cadence(10) + slope
+    cadence = noise_cadence(10) + slope
     # still RFI of S/N 150 low on the slope: a fill at the scan's median level would be a line
     # of 2 sigmas per pixel, S/N ~ 40
     cadence[:, :, 15] += 150.0 / np.sqrt(273)
@@ -382,9 +378,8 @@ def test_blanking_on_a_sloping_bandpass_leaves_no_line_behind():
 
 
 def test_a_wide_blank_keeps_the_noise_scale_of_the_scan():
-    alone = _noise_cadence(11)
-    for t in range(273):  # a needle of S/N 25 in the ON scans
-        alone[[0, 2, 4], t, 20 + int(round(0.1 * t))] += 25.0 / np.sqrt(273)
+    alone = noise_cadence(11)
+    add_track(alone, [0, 2, 4], 20, 0.1, 25.0)  # a needle in the ON scans
     comb = alone.copy()
     comb[:, :, 90:250:4] += 100.0 / np.sqrt(273)  # 40 still lines, 4 channels apart
     on_alone, _ = _search_off_max(alone, blank=False)

@@ -4,6 +4,7 @@ import pytest
 from setibl.config import OFF_SCANS, ON_SCANS
 from setibl.learned.drift_planes import drift_grid, drift_plane, drift_planes
 from setibl.learned.layouts import LAYOUTS, get_layout, image_shape, resize_image
+from tests.conftest import add_track, noise_cadence
 
 
 @pytest.fixture
@@ -175,18 +176,9 @@ def test_search_maps_stay_finite_in_float16():
     assert np.isfinite(image).all() and image[0].max() == 1000.0
 
 
-def _noise_cadence(seed: int) -> np.ndarray:
-    return np.random.default_rng(seed).standard_normal((6, 273, 256)).astype(np.float32)
-
-
-def _add_track(cadence, scan, channel, drift, snr):
-    for t in range(cadence.shape[1]):
-        cadence[scan, t, channel + int(round(drift * t))] += snr / np.sqrt(cadence.shape[1])
-
-
 def test_search_maps_show_a_needle_beside_still_rfi_as_without_it():
-    alone = _noise_cadence(6)
-    _add_track(alone, 2, 60, 0.05, 25.0)  # crosses 14 channels, from 60 to 74
+    alone = noise_cadence(6)
+    add_track(alone, 2, 60, 0.05, 25.0)  # crosses 14 channels, from 60 to 74
     beside = alone.copy()
     beside[:, :, 80] += 200.0 / np.sqrt(273)  # RFI of S/N 200 in every scan, 6 channels on
     layout = get_layout("search_maps")
