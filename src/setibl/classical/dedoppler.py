@@ -158,7 +158,7 @@ def blank_off_lit_channels(
 ) -> np.ndarray:
     """(n, scans, T, F) cadences -> float32 cadences in which every lit structure with a core
     lit in all OFF scans is replaced, in every scan, by noise around the local bandpass;
-    ``batch`` is left alone.
+    ``batch`` is left alone (and returned as it is, when float32 with nothing to blank).
 
     Lit: a scan's time-mean spectrum, less its running median over ``blanking.detrend``
     channels, stands above its median by a number of robust sigmas (1.4826 MAD over channels).
@@ -179,7 +179,7 @@ def blank_off_lit_channels(
     noise is drawn from the same seed for every cadence: a cadence's blanks do not depend on
     the batch it is in.
     """
-    cadences = np.array(batch, np.float32)
+    cadences = np.asarray(batch, np.float32)  # copied below only where something is blanked
     scans = cadences.shape[1]
     off = [s for s in range(scans) if s not in on_scans]
     if not off:
@@ -195,14 +195,17 @@ def blank_off_lit_channels(
     extent = (excess > blanking.extent_sigma * scale).any(axis=1)  # (n, F)
     if blanking.grow > 0:
         extent = maximum_filter1d(extent, size=2 * blanking.grow + 1, axis=-1, mode="constant")
-    for i in np.flatnonzero(core.any(axis=1)):
+    blanked = np.flatnonzero(core.any(axis=1))
+    if len(blanked) and cadences is batch:
+        cadences = cadences.copy()
+    for i in blanked:
         runs, _ = label(extent[i])
         blank = np.isin(runs, runs[core[i]]) & (runs > 0)
         level = smooth[i][:, blank]  # (scans, blanked channels)
         sampled = cadences[i][:, ::16] - smooth[i][:, None, :]  # every 16th row: 2% error
         spread = np.abs(sampled - np.median(sampled, axis=(1, 2), keepdims=True))
         sigma = np.median(spread, axis=(1, 2)) * 1.4826  # (scans,)
-        noise = np.random.default_rng(0).standard_normal((scans, cadences.shape[2], len(level[0])))
+        noise = np.random.default_rng(0).standard_normal((scans, cadences.shape[2], blank.sum()))
         cadences[i][:, :, blank] = level[:, None, :] + sigma[:, None, None] * noise
     return cadences
 
