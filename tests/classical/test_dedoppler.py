@@ -313,6 +313,19 @@ def test_blanking_clears_channels_lit_in_every_off_scan_and_keeps_the_rest():
     np.testing.assert_array_equal(again, blanked)  # whatever batch it is in
 
 
+def test_blanking_writes_nothing_back_into_a_memory_mapped_batch(tmp_path):
+    cadence = noise_cadence(13)
+    cadence[:, :, 100] += 3.0  # still RFI in all six scans
+    np.save(tmp_path / "c.npy", cadence[None])
+    for mode in ("r", "r+"):
+        mapped = np.load(tmp_path / "c.npy", mmap_mode=mode)
+        blanked = blank_off_lit_channels(mapped, ON_SCANS)
+        assert not np.array_equal(blanked[0, :, :, 100], cadence[:, :, 100])
+        np.testing.assert_array_equal(np.load(tmp_path / "c.npy")[0], cadence)
+    plain = noise_cadence(14)[None]  # nothing to blank: the batch itself comes back
+    assert blank_off_lit_channels(plain, ON_SCANS) is plain
+
+
 def test_blanks_take_each_scans_noise_and_level():
     sigmas = np.array([0.5, 2.0, 1.0, 1.0, 3.0, 1.0], np.float32)
     cadence = noise_cadence(12) * sigmas[:, None, None] + 10.0

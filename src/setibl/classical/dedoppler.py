@@ -196,8 +196,8 @@ def blank_off_lit_channels(
     if blanking.grow > 0:
         extent = maximum_filter1d(extent, size=2 * blanking.grow + 1, axis=-1, mode="constant")
     blanked = np.flatnonzero(core.any(axis=1))
-    if len(blanked) and cadences is batch:
-        cadences = cadences.copy()
+    if len(blanked) and (cadences is batch or cadences.base is not None):
+        cadences = cadences.copy()  # the caller's memory (an array, a view, a memmap) stays as is
     for i in blanked:
         runs, _ = label(extent[i])
         blank = np.isin(runs, runs[core[i]]) & (runs > 0)
