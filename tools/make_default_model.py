@@ -9,8 +9,9 @@ Steps, each through the setibl command line (so the log shows the exact commands
    with ``--resume`` when WORK/run holds an unfinished run);
 3. export: the run's resolved config, metrics and fold weights go to
    ``src/setibl/default_model/``, with ``model.json`` naming the training mixture, seed,
-   commands, wall time and size (benchmark figures of earlier weights are dropped). WORK's
-   data and run are reused as they are: use a fresh WORK after changing the config.
+   commands (the work folder written WORK), wall time and size (benchmark figures of earlier
+   weights are dropped). WORK's data and run are reused as they are: use a fresh WORK after
+   changing the config.
 
 ``--quality FILE`` (the ``quality.json`` that ``benchmarks/quality.py --run default`` wrote)
 only adds its figures to the bundled ``model.json``; nothing is retrained.
@@ -54,9 +55,9 @@ def make_data(work: Path, workers: int) -> str:
     data = work / "data"
     if (data / "test_labels.csv").is_file():
         print(f"{data}: already synthesized", flush=True)
-        return f"setibl synth {data} --config {CONFIG.relative_to(REPO)}"
+        return f"setibl synth WORK/data --config {CONFIG.relative_to(REPO)}"
     run_cli("synth", str(data), "--config", str(CONFIG), "--workers", str(workers))
-    return f"setibl synth {data} --config {CONFIG.relative_to(REPO)} --workers {workers}"
+    return f"setibl synth WORK/data --config {CONFIG.relative_to(REPO)} --workers {workers}"
 
 
 def train(work: Path) -> str:
@@ -67,7 +68,7 @@ def train(work: Path) -> str:
         run_cli("train", "--resume", str(run))
     else:
         run_cli("train", str(CONFIG), str(work / "data"), "--out", str(run))
-    return f"setibl train {CONFIG.relative_to(REPO)} {work / 'data'} --out {run}"
+    return f"setibl train {CONFIG.relative_to(REPO)} WORK/data --out WORK/run"
 
 
 def export(run: Path, description: dict) -> Path:

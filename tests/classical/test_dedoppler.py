@@ -6,12 +6,11 @@ import pytest
 
 from setibl.classical.dedoppler import (
     EventRules,
-    blank_off_lit_channels,
     cadence_prediction,
     score_cadence,
     search_cadences,
 )
-from setibl.config import ON_SCANS, DedopplerConfig, SynthConfig
+from setibl.config import DedopplerConfig, SynthConfig
 from setibl.data.synth import CadenceGeometry, add_signal, make_noise, normalise_scans
 from tests.conftest import add_track, noise_cadence
 
@@ -296,63 +295,6 @@ def test_edge_channels_leave_the_in_band_map_as_it_was():
     np.testing.assert_array_equal(edges.drift[:, 16:-16], inside.drift)
 
 
-def test_blanking_clears_channels_lit_in_every_off_scan_and_keeps_the_rest():
-    cadence = noise_cadence(4)
-    cadence[:, :, 100] += 3.0  # still RFI in all six scans
-    cadence[[1, 3], :, 30] += 3.0  # lit in two OFF scans only: evidence, kept
-    cadence[[0, 2, 4], :, 200] += 3.0  # lit in the ON scans only: a needle, kept
-    blanked = blank_off_lit_channels(cadence[None], ON_SCANS)[0]
-    changed = np.flatnonzero((blanked != cadence).any(axis=(0, 1)))
-    np.testing.assert_array_equal(changed, np.arange(98, 103))  # the line and 2 each side
-    filled = blanked[:, :, 98:103]  # noise like the rest of the scan, around its level
-    assert abs(filled.mean()) < 0.05 and filled.std() == pytest.approx(1.0, abs=0.05)
-    assert cadence[1, 0, 100] != blanked[1, 0, 100]  # the input is left alone
-    first = noise_cadence(9)
-    first[:, :, 50] += 3.0  # blanked too, before it in the batch
-    again = blank_off_lit_channels(np.stack([first, cadence]), ON_SCANS)[1]
-    np.testing.assert_array_equal(again, blanked)  # whatever batch it is in
-
-
-def test_blanking_writes_nothing_back_into_a_memory_mapped_batch(tmp_path):
-    cadence = noise_cadence(13)
-    cadence[:, :, 100] += 3.0  # still RFI in all six scans
-    np.save(tmp_path / "c.npy", cadence[None])
-    for mode in ("r", "r+"):
-        mapped = np.load(tmp_path / "c.npy", mmap_mode=mode)
-        blanked = blank_off_lit_channels(mapped, ON_SCANS)
-        assert not np.array_equal(blanked[0, :, :, 100], cadence[:, :, 100])
-        np.testing.assert_array_equal(np.load(tmp_path / "c.npy")[0], cadence)
-    plain = noise_cadence(14)[None]  # nothing to blank: the batch itself comes back
-    assert blank_off_lit_channels(plain, ON_SCANS) is plain
-
-
-def test_blanks_take_each_scans_noise_and_level():
-    sigmas = np.array([0.5, 2.0, 1.0, 1.0, 3.0, 1.0], np.float32)
-    cadence = noise_cadence(12) * sigmas[:, None, None] + 10.0
-    cadence[:, :, 100] += 3.0 * sigmas[:, None]  # still RFI in all six scans
-    filled = blank_off_lit_channels(cadence[None], ON_SCANS)[0][:, :, 98:103]
-    np.testing.assert_allclose(filled.std(axis=(1, 2)), sigmas, rtol=0.08)
-    np.testing.assert_allclose(filled.mean(axis=(1, 2)), 10.0, atol=0.1)
-
-
-def test_blanking_takes_wandering_rfi_whole_when_its_core_is_lit_in_every_off_scan():
-    cadence = noise_cadence(7)
-    for scan in range(6):  # 5 channels wide, one channel on per scan: only 105 in every OFF
-        cadence[scan, :, 100 + scan : 105 + scan] += 3.0
-    for scan in range(6):  # the same, three channels on per scan: no channel in every OFF
-        cadence[scan, :, 150 + 3 * scan : 155 + 3 * scan] += 3.0
-    blanked = blank_off_lit_channels(cadence[None], ON_SCANS)[0]
-    changed = np.flatnonzero((blanked != cadence).any(axis=(0, 1)))
-    # ON scan 0 (100-104) goes too: a remnant beside the blank would look ON-only
-    np.testing.assert_array_equal(changed, np.arange(98, 112))
-
-
-def test_blanking_lights_nothing_on_noise_or_on_scans_without_noise():
-    cadences = np.stack([noise_cadence(5), np.zeros((6, 273, 256), np.float32)])
-    cadences[1, :, :, 40] = 1.0  # a line on noiseless scans: no scale to measure it by
-    np.testing.assert_array_equal(blank_off_lit_channels(cadences, ON_SCANS), cadences)
-
-
 def test_search_option_blanks_still_rfi_and_leaves_cadences_without_it_alone():
     from setibl.classical.dedoppler import run_search
 
@@ -369,33 +311,3 @@ def test_search_option_blanks_still_rfi_and_leaves_cadences_without_it_alone():
     assert any(abs(h["channel"] - 180) <= 2 for h in hits_before if h["id"] == "lit")
     assert not any(abs(h["channel"] - 180) <= 2 for h in hits_after if h["id"] == "lit")
     assert after[1]["score"] == pytest.approx(after[0]["score"], abs=2.0)
-
-
-def _search_off_max(cadence: np.ndarray, blank: bool) -> tuple[np.ndarray, float]:
-    """(the ON scans' S/N maps, the largest OFF-scan S/N) of one cadence's search."""
-    cadences = cadence[None]
-    if blank:
-        cadences = blank_off_lit_channels(cadences, ON_SCANS)
-    snr = search_cadences(cadences, clip_sigma=6.0)[0].snr
-    return snr[list(ON_SCANS)], float(snr[[1, 3, 5]].max())
-
-
-def test_blanking_on_a_sloping_bandpass_leaves_no_line_behind():
-    slope = np.linspace(0.0, 5.0, 256, dtype=np.float32)  # 5 noise sigmas across the band
-    cadence = noise_cadence(10) + slope
-    # still RFI of S/N 150 low on the slope: a fill at the scan's median level would be a line
-    # of 2 sigmas per pixel, S/N ~ 40
-    cadence[:, :, 15] += 150.0 / np.sqrt(273)
-    assert _search_off_max(cadence, blank=False)[1] > 100
-    assert _search_off_max(cadence, blank=True)[1] < 7
-
-
-def test_a_wide_blank_keeps_the_noise_scale_of_the_scan():
-    alone = noise_cadence(11)
-    add_track(alone, [0, 2, 4], 20, 0.1, 25.0)  # a needle in the ON scans
-    comb = alone.copy()
-    comb[:, :, 90:250:4] += 100.0 / np.sqrt(273)  # 40 still lines, 4 channels apart
-    on_alone, _ = _search_off_max(alone, blank=False)
-    on_comb, off_comb = _search_off_max(comb, blank=True)
-    assert on_comb[:, :60].max() == pytest.approx(on_alone[:, :60].max(), abs=2.5)
-    assert off_comb < 7

@@ -194,9 +194,10 @@ def test_search_maps_pin_the_blanking_the_shipped_model_was_trained_with():
     from setibl.learned.layouts import layout_params
 
     params = layout_params("search_maps")
-    assert params["version"] == 3
+    assert params["version"] == 4
     blanking = {k: v for k, v in params.items() if k.startswith("off_lit_")}
     expected = {"core_sigma": 5.0, "extent_sigma": 3.0, "grow": 2, "detrend": 65}
+    expected["mixed_ratio"] = 3.0
     assert blanking == {f"off_lit_{k}": v for k, v in expected.items()}
 
 

@@ -45,8 +45,9 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
 import numpy as np
-from scipy.ndimage import label, maximum_filter1d, median_filter
+from scipy.ndimage import maximum_filter1d, median_filter
 
+from setibl.classical.blanking import blank_off_lit_channels
 from setibl.classical.events import (
     EventRules,
     Hit,
@@ -134,80 +135,6 @@ def clip_bright(scans: np.ndarray, baseline: np.ndarray, clip_sigma: float) -> N
     sigma[~(sigma > 0)] = np.inf  # a scan mostly of one value (padding) has no noise to go by
     ceiling = baseline + (centre + clip_sigma * sigma)
     np.minimum(scans, ceiling[:, None, :], out=scans)
-
-
-@dataclass(frozen=True)
-class OffLitBlanking:
-    """Which channels :func:`blank_off_lit_channels` blanks (``search_maps`` pins its own).
-
-    Levels are a channel's time-mean power above its neighbours, in robust sigmas of that scan's
-    spectrum (for 273 time steps, 5 sigmas there is a still line of S/N 5).
-    """
-
-    core_sigma: float = 5.0  # a core: lit this much in every OFF scan
-    extent_sigma: float = 3.0  # the structure around a core: channels lit this much in any scan
-    grow: int = 2  # channels added on each side (a line's wings; bridges one-channel gaps)
-    detrend: int = 65  # channels of the running median taken off the spectrum (the bandpass)
-
-
-OFF_LIT = OffLitBlanking()
-
-
-def blank_off_lit_channels(
-    batch: np.ndarray, on_scans: tuple[int, ...], blanking: OffLitBlanking = OFF_LIT
-) -> np.ndarray:
-    """(n, scans, T, F) cadences -> float32 cadences in which every lit structure with a core
-    lit in all OFF scans is replaced, in every scan, by noise around the local bandpass;
-    ``batch`` is left alone (and returned as it is, when float32 with nothing to blank).
-
-    Lit: a scan's time-mean spectrum, less its running median over ``blanking.detrend``
-    channels, stands above its median by a number of robust sigmas (1.4826 MAD over channels).
-    A core is a channel lit ``core_sigma`` in every OFF scan: a needle is absent from the OFF
-    scans, so it holds RFI. Its structure is the run of channels lit ``extent_sigma`` in any
-    scan, ON or OFF, that contains it, grown by ``grow`` channels each side: RFI that wanders a
-    few channels during the cadence goes whole, leaving no ON-only remnant beside the blank.
-    So does anything lit that touches it: a needle within about ``2 x grow + 1`` channels of
-    such RFI, or crossing it, loses the scans in which it touches the structure. A line lit in
-    only some OFF scans (hopping or fast-drifting RFI, whose OFF positions are the evidence
-    against it) is kept, as is any structure lit in ON scans only that touches no core. A scan
-    without noise (constant padding) lights nothing.
-
-    The blanked pixels get the scan's running-median spectrum (its bandpass there, so a blank
-    on a sloping bandpass is no new line) plus Gaussian noise of the scan's robust pixel sigma
-    (so a wide blank does not shrink the noise scale the search's S/N is measured by; taken
-    over every channel, it reads up to a quarter high in a band crowded with lit RFI). The
-    noise is drawn from the same seed for every cadence: a cadence's blanks do not depend on
-    the batch it is in.
-    """
-    cadences = np.asarray(batch, np.float32)  # copied below only where something is blanked
-    scans = cadences.shape[1]
-    off = [s for s in range(scans) if s not in on_scans]
-    if not off:
-        return cadences
-    spectrum = cadences.mean(axis=2)  # (n, scans, F)
-    window = min(blanking.detrend, spectrum.shape[-1])
-    smooth = median_filter(spectrum, size=(1, 1, window), mode="nearest")
-    residual = spectrum - smooth
-    centre = np.median(residual, axis=-1, keepdims=True)
-    scale = np.median(np.abs(residual - centre), axis=-1, keepdims=True) * 1.4826
-    excess = np.where(scale > 0, residual - centre, -np.inf)
-    core = (excess[:, off] > blanking.core_sigma * scale[:, off]).all(axis=1)  # (n, F)
-    extent = (excess > blanking.extent_sigma * scale).any(axis=1)  # (n, F)
-    if blanking.grow > 0:
-        extent = maximum_filter1d(extent, size=2 * blanking.grow + 1, axis=-1, mode="constant")
-    blanked = np.flatnonzero(core.any(axis=1))
-    if len(blanked) and (cadences is batch or cadences.base is not None):
-        cadences = cadences.copy()  # the caller's memory (an array, a view, a memmap) stays as is
-    for i in blanked:
-        runs, _ = label(extent[i])
-        blank = np.isin(runs, runs[core[i]]) & (runs > 0)
-        level = smooth[i][:, blank]  # (scans, blanked channels)
-        sampled = cadences[i][:, ::16] - smooth[i][:, None, :]  # every 16th row: 2% error
-        spread = np.abs(sampled - np.median(sampled, axis=(1, 2), keepdims=True))
-        sigma = np.median(spread, axis=(1, 2)) * 1.4826  # (scans,)
-        noise = np.random.default_rng(0).standard_normal((scans, cadences.shape[2], blank.sum()))
-        cadences[i][:, :, blank] = level[:, None, :] + sigma[:, None, None] * noise
-    return cadences
 
 
 def search_scans(

@@ -18,8 +18,8 @@
   channel the best S/N over drifts (row 0) and that drift in channels per step (row 1), as six
   channels in cadence order: 2 x 384 x 6 for Kaggle snippets. A model then learns the ON-OFF
   logic the classical search hard-codes, from two numbers per track instead of 70,000 pixels.
-  Before the search, RFI lit in every OFF scan is blanked whole
-  (:func:`setibl.classical.dedoppler.blank_off_lit_channels`): a needle is absent from the OFF
+  Before the search, RFI lit in every OFF scan is blanked
+  (:func:`setibl.classical.blanking.blank_off_lit_channels`): a needle is absent from the OFF
   scans, so such a line is RFI, and at S/N 100-300 it would lend S/N 10-25 to every track that
   crosses it or ends near it, in ON and OFF scans alike, burying needles beside it.
 
@@ -36,7 +36,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from setibl.classical.dedoppler import OffLitBlanking, blank_off_lit_channels, search_cadences
+from setibl.classical.blanking import OffLitBlanking, blank_off_lit_channels
+from setibl.classical.dedoppler import search_cadences
 from setibl.config import ON_SCANS, DedopplerConfig
 from setibl.learned.drift_planes import DRIFTS, drift_planes
 
@@ -47,7 +48,7 @@ SEARCH = DedopplerConfig(
 )
 SNR_CAP = 1000.0  # search_maps S/N beyond this is stored as this
 # The blanking before that search, spelled out for the same reason.
-BLANKING = OffLitBlanking(core_sigma=5.0, extent_sigma=3.0, grow=2, detrend=65)
+BLANKING = OffLitBlanking(core_sigma=5.0, extent_sigma=3.0, grow=2, detrend=65, mixed_ratio=3.0)
 
 
 # A unit: image slots (channels or vertical blocks) that move together when scans are reordered.
@@ -246,11 +247,12 @@ LAYOUTS: dict[str, Layout] = {
         extra_width=2 * SEARCH.edge_channels,
         flips=False,  # a mirrored band also negates the drift row
         params=(
-            ("version", 3),
+            ("version", 4),
             ("off_lit_core_sigma", BLANKING.core_sigma),
             ("off_lit_extent_sigma", BLANKING.extent_sigma),
             ("off_lit_grow", BLANKING.grow),
             ("off_lit_detrend", BLANKING.detrend),
+            ("off_lit_mixed_ratio", BLANKING.mixed_ratio),
             ("max_drift", SEARCH.max_drift),
             ("time_binning", SEARCH.time_binning),
             ("bandpass_window", SEARCH.bandpass_window),
