@@ -16,7 +16,7 @@ import numpy as np
 from _common import emit, peak_rss_mib, timed
 
 from setibl.config import SynthConfig
-from setibl.data.synth import CadenceGeometry, normalise_scans
+from setibl.data.rendering import CadenceGeometry, normalise_scans
 from setibl.data.synth_dataset import write_dataset
 from setibl.jobs.executor import Executor
 

@@ -51,7 +51,7 @@ def kaggle_folder(tmp_path: Path) -> Path:
 def tiny_synth(tmp_path_factory) -> Path:
     """A small synthetic set at the full 273 x 256 geometry (60 train, 20 test)."""
     from setibl.config import SynthConfig
-    from setibl.data.synth import CadenceGeometry
+    from setibl.data.rendering import CadenceGeometry
     from setibl.data.synth_dataset import write_dataset
 
     out = tmp_path_factory.mktemp("synth")

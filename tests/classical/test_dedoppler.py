@@ -11,7 +11,7 @@ from setibl.classical.dedoppler import (
     search_cadences,
 )
 from setibl.config import DedopplerConfig, SynthConfig
-from setibl.data.synth import CadenceGeometry, add_signal, make_noise, normalise_scans
+from setibl.data.rendering import CadenceGeometry, add_signal, make_noise, normalise_scans
 from tests.conftest import add_track, noise_cadence
 
 GEOMETRY = CadenceGeometry(height=64, width=128, gap_steps=4)

@@ -10,7 +10,7 @@ import pytest
 
 from setibl.data.background import write_background_dataset
 from setibl.data.kaggle import load_snippet, validate
-from setibl.data.synth import normalise_scans
+from setibl.data.rendering import normalise_scans
 from setibl.errors import DataError
 from setibl.observations.cadences import read_cadence_list
 from setibl.observations.filterbank import cadence_headers, coarse_block

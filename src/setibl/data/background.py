@@ -32,14 +32,9 @@ import pandas as pd
 
 from setibl.config import Config
 from setibl.data.kaggle import snippet_path
+from setibl.data.rendering import CadenceGeometry, noise_std, normalise_scans, render_signal
 from setibl.data.signal_table import NEEDLE_COLUMNS, signal_row
-from setibl.data.synth import (
-    CadenceGeometry,
-    draw_needle,
-    noise_std,
-    normalise_scans,
-    render_signal,
-)
+from setibl.data.synth import draw_needle
 from setibl.data.synth_dataset import (
     NEEDLES_FILE,
     _prepare_output,

@@ -19,8 +19,9 @@ import pandas as pd
 
 from setibl.config import SynthConfig
 from setibl.data.kaggle import LABELS_FILE, SUBMISSION_FILE, snippet_path
+from setibl.data.rendering import CadenceGeometry
 from setibl.data.signal_table import NEEDLE_COLUMNS, signal_row
-from setibl.data.synth import CadenceGeometry, make_cadence
+from setibl.data.synth import make_cadence
 from setibl.errors import OutputExistsError
 from setibl.io import atomic_save_npy, atomic_write_csv
 

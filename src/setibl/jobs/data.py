@@ -15,11 +15,11 @@ from setibl.errors import DataError
 from setibl.jobs.executor import Executor
 
 if TYPE_CHECKING:  # the heavy modules load where they are used: `dedoppler` starts fast
-    from setibl.data.synth import CadenceGeometry
+    from setibl.data.rendering import CadenceGeometry
 
 
 def geometry_from_config(config: Config) -> CadenceGeometry:
-    from setibl.data.synth import CadenceGeometry
+    from setibl.data.rendering import CadenceGeometry
 
     return CadenceGeometry(
         scans=config.data.scans,
