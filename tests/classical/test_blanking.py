@@ -131,5 +131,56 @@ def test_a_needle_laid_across_still_rfi_keeps_the_on_scans_where_it_is_clear_of_
     for scan in range(1, 6):  # elsewhere the RFI goes and the needle beside it stays
         np.testing.assert_array_equal(changed[scan], np.arange(98, 103))
     whole = OffLitBlanking(mixed_ratio=100.0)  # taken whole, the needle would go everywhere
-    lost = blank_off_lit_channels(cadence[None], ON_SCANS, whole)[0] != cadence
-    assert lost[[2, 4], :, 110:144].any(axis=1).all()
+    taken = blank_off_lit_channels(cadence[None], ON_SCANS, whole)[0]
+    assert (taken != cadence)[[2, 4], :, 110:144].any(axis=1).all()
+    kept = search_cadences(blanked[None], clip_sigma=6.0)[0].snr[[2, 4]].max(axis=1)
+    gone = search_cadences(taken[None], clip_sigma=6.0)[0].snr[[2, 4]].max(axis=1)
+    assert (kept > 40).all() and (gone < 8).all()  # the search sees the needle in scans 2, 4
+
+
+def test_at_exactly_the_ratio_the_structure_goes_whole():
+    core, lit = _lit({0: slice(9, 15)})  # 6 ON channels where OFF scans light 3: 2 x
+    np.testing.assert_array_equal(blank_mask(core, lit, ON_SCANS, 2.0).sum(axis=1), [6] * 6)
+    mixed = blank_mask(core, lit, ON_SCANS, 1.9)
+    np.testing.assert_array_equal(mixed.sum(axis=1), [6, 3, 3, 3, 3, 3])
+
+
+def test_an_on_run_beside_the_off_rfi_goes_with_it():
+    # scan 2's run starts where the OFF scans' run ends: RFI shifted by a run's width
+    core, lit = _lit({0: slice(20, 40), 2: slice(12, 15)})
+    lit[0, 12:20] = True
+    mixed = blank_mask(core, lit, ON_SCANS, 3.0)
+    np.testing.assert_array_equal(np.flatnonzero(mixed[2]), np.arange(9, 15))
+    np.testing.assert_array_equal(np.flatnonzero(mixed[4]), np.arange(9, 12))
+
+
+@pytest.mark.parametrize("on_scans", [(1, 3, 5), (1, 3)])
+def test_the_mixed_rule_follows_the_cadences_on_scans(on_scans):
+    scans = 6 if len(on_scans) == 3 else 4
+    off = [s for s in range(scans) if s not in on_scans]
+    core, lit = np.zeros(64, bool), np.zeros((scans, 64), bool)
+    core[10] = True
+    lit[:, 9:12] = True
+    lit[on_scans[0], 9:19] = True  # an ON scan's run across the RFI
+    lit[on_scans[1], 15:26] = True  # one beside it
+    mixed = blank_mask(core, lit, on_scans, 3.0)
+    np.testing.assert_array_equal(np.flatnonzero(mixed[on_scans[0]]), np.arange(9, 19))
+    for scan in [on_scans[1], *off]:
+        np.testing.assert_array_equal(np.flatnonzero(mixed[scan]), np.arange(9, 12))
+
+
+def test_a_band_lit_almost_everywhere_takes_its_noise_from_the_quietest_channels():
+    cadence = noise_cadence(30)
+    cadence[:, :, 0:256:4] += 100.0 / np.sqrt(273)  # still lines 4 apart: 11 channels unlit
+    blanked = blank_off_lit_channels(cadence[None], ON_SCANS)[0]
+    filled = (blanked != cadence).any(axis=(0, 1))
+    assert filled.sum() > 240
+    level = blanked[:, :, filled].mean(axis=1, keepdims=True)
+    np.testing.assert_allclose((blanked[:, :, filled] - level).std(axis=(1, 2)), 1.0, atol=0.12)
+
+
+def test_blanking_settings_are_checked():
+    with pytest.raises(ValueError, match="extent_sigma"):
+        OffLitBlanking(core_sigma=5.0, extent_sigma=6.0)
+    with pytest.raises(ValueError, match="mixed_ratio"):
+        OffLitBlanking(mixed_ratio=0.0)

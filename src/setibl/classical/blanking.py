@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.ndimage import label, maximum_filter1d, median_filter
 
-__all__ = ["OFF_LIT", "OffLitBlanking", "blank_off_lit_channels"]
+__all__ = ["OFF_LIT", "OffLitBlanking", "blank_mask", "blank_off_lit_channels"]
 
 
 @dataclass(frozen=True)
@@ -25,22 +25,29 @@ class OffLitBlanking:
     extent_sigma: float = 3.0  # the structure around a core: channels lit this much in any scan
     grow: int = 2  # channels added on each side (a line's wings; bridges one-channel gaps)
     detrend: int = 65  # channels of the running median taken off the spectrum (the bandpass)
-    # A structure lit in this many times more channels in the ON scans than in the OFF scans
+    # A structure with this many times more channels lit in any ON scan than in any OFF scan
     # carries an ON-only signal across the RFI: only what touches the OFF scans' RFI goes.
     mixed_ratio: float = 3.0
+
+    def __post_init__(self) -> None:
+        if not 0 < self.extent_sigma <= self.core_sigma:
+            raise ValueError(f"extent_sigma must be in (0, core_sigma], not {self.extent_sigma}")
+        if self.grow < 0 or self.detrend < 1 or not self.mixed_ratio > 0:
+            raise ValueError(f"grow >= 0, detrend >= 1 and mixed_ratio > 0, not {self}")
 
 
 OFF_LIT = OffLitBlanking()
 
-# Below this many unlit channels a scan's noise is measured over all of them.
-_MIN_UNLIT_CHANNELS = 16
+# The fewest channels a scan's noise is measured over: below this many unlit ones, the quietest.
+_NOISE_CHANNELS = 16
 
 
 def _lit_channels(
     cadences: np.ndarray, off: list[int], blanking: OffLitBlanking
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """(n, scans, T, F) -> (running-median spectra (n, scans, F), cores (n, F): lit
-    ``core_sigma`` in every OFF scan, lit (n, scans, F): ``extent_sigma``, grown)."""
+    ``core_sigma`` in every OFF scan, lit (n, scans, F): ``extent_sigma``, grown, and each
+    channel's highest level over the scans (n, F), in sigmas)."""
     spectrum = cadences.mean(axis=2)
     window = min(blanking.detrend, spectrum.shape[-1])
     smooth = median_filter(spectrum, size=(1, 1, window), mode="nearest")
@@ -52,7 +59,9 @@ def _lit_channels(
     lit = excess > blanking.extent_sigma * scale
     if blanking.grow > 0:
         lit = maximum_filter1d(lit, size=2 * blanking.grow + 1, axis=-1, mode="constant")
-    return smooth, core, lit
+    with np.errstate(divide="ignore", invalid="ignore"):
+        level = np.nan_to_num((excess / scale).max(axis=1), nan=np.inf, neginf=np.inf)
+    return smooth, core, lit, level
 
 
 def blank_mask(
@@ -61,9 +70,12 @@ def blank_mask(
     """One cadence's core (F,) and lit (scans, F) channels -> the (scans, F) pixels to blank.
 
     A structure is a run of channels lit in any scan that holds a core. It goes whole, in every
-    scan, unless it is lit in more than ``mixed_ratio`` times as many channels in the ON scans as
-    in the OFF ones (a needle laid across the RFI joins the runs of all its ON scans into one):
-    then each scan loses only its own lit runs that touch the OFF scans' RFI, and that RFI.
+    scan, unless more than ``mixed_ratio`` times as many of its channels are lit in any ON scan
+    as in any OFF scan (a needle drifting across the RFI joins the runs of its ON scans into
+    one structure with it): then every scan loses the channels lit in any OFF scan and its own
+    lit runs that touch them (overlapping or adjacent: RFI shifted between scans), and keeps
+    the rest. Below the ratio a needle in the structure goes with it, in every scan: one that
+    drifts about a channel per scan beside a still line, or crosses RFI many channels wide.
     """
     scans = lit.shape[0]
     on = list(on_scans)
@@ -72,17 +84,15 @@ def blank_mask(
     lit_on, lit_off = lit[on].any(axis=0), lit[off].any(axis=0)
     runs = [label(lit[s])[0] for s in range(scans)]
     blank = np.zeros(lit.shape, bool)
-    for structure in np.unique(structures[core]):
+    for structure in np.unique(structures[core & lit_off]):
         within = structures == structure
         if (lit_on & within).sum() <= mixed_ratio * (lit_off & within).sum():
             blank[:, within] = True
             continue
-        rfi = np.zeros(within.shape, bool)  # the OFF scans' runs that hold its cores
-        for s in off:
-            held = runs[s][core & within]
-            rfi |= np.isin(runs[s], held[held > 0])
+        rfi = lit_off & within
+        reach = maximum_filter1d(rfi, size=3, mode="constant")
         for s in range(scans):
-            touching = np.unique(runs[s][rfi])
+            touching = np.unique(runs[s][reach])
             blank[s] |= rfi | np.isin(runs[s], touching[touching > 0])
     return blank
 
@@ -100,16 +110,18 @@ def blank_off_lit_channels(
     scans, so it holds RFI. Its structure (:func:`blank_mask`) is the run of channels lit
     ``extent_sigma`` in any scan that contains it, grown by ``grow`` channels each side: RFI
     that wanders or shifts a few channels between scans goes whole, leaving no ON-only remnant
-    beside the blank. A needle within about ``2 x grow + 1`` channels of such RFI, or crossing
-    it, loses the scans in which it touches the RFI's own runs; in the others it stays. A line
+    beside the blank. So does a needle within about ``2 x grow + 1`` channels of such RFI, in
+    every scan, unless the structure is lit mostly in the ON scans (``mixed_ratio``): then it
+    loses only the scans in which it touches the channels lit in the OFF scans. A line
     lit in only some OFF scans (hopping or fast-drifting RFI, whose OFF positions are the
     evidence against it) is kept, as is any structure lit in ON scans only that touches no
     core. A scan without noise (constant padding) lights nothing.
 
     The blanked pixels get the scan's running-median spectrum (its bandpass there, so a blank
     on a sloping bandpass is no new line) plus Gaussian noise of the scan's robust pixel sigma
-    over its unlit channels (so a wide blank does not shrink the noise scale the search's S/N
-    is measured by, and a band crowded with RFI does not widen it). The noise is drawn from the
+    over its unlit channels, or its 16 quietest when fewer are unlit (so a wide blank does not
+    shrink the noise scale the search's S/N is measured by, and a band crowded with RFI does
+    not widen it). The noise is drawn from the
     same seed for every cadence: a cadence's blanks do not depend on the batch it is in.
     """
     cadences = np.asarray(batch, np.float32)  # copied below only where something is blanked
@@ -117,16 +129,19 @@ def blank_off_lit_channels(
     off = [s for s in range(scans) if s not in on_scans]
     if not off:
         return cadences
-    smooth, core, lit = _lit_channels(cadences, off, blanking)
+    smooth, core, lit, level = _lit_channels(cadences, off, blanking)
     blanked = np.flatnonzero(core.any(axis=1))
     if len(blanked) and (cadences is batch or cadences.base is not None):
         cadences = cadences.copy()  # the caller's memory (an array, a view, a memmap) stays as is
     for i in blanked:
         blank = blank_mask(core[i], lit[i], on_scans, blanking.mixed_ratio)
-        unlit = ~lit[i].any(axis=0)
-        if unlit.sum() < _MIN_UNLIT_CHANNELS:
-            unlit[:] = True
-        sampled = (cadences[i][:, ::16] - smooth[i][:, None, :])[:, :, unlit]  # 2% error
+        quiet = ~lit[i].any(axis=0)
+        if quiet.sum() < _NOISE_CHANNELS:
+            quiet = np.isin(np.arange(len(quiet)), np.argsort(level[i])[:_NOISE_CHANNELS])
+        # each channel less its own time-mean (a still line or the bandpass is no noise); every
+        # 16th row: 2% error over a whole band of quiet channels, 8% over 16 of them
+        own_mean = cadences[i][:, :, quiet].mean(axis=1, keepdims=True)
+        sampled = cadences[i][:, ::16, quiet] - own_mean
         spread = np.abs(sampled - np.median(sampled, axis=(1, 2), keepdims=True))
         sigma = np.median(spread, axis=(1, 2)) * 1.4826  # (scans,)
         noise = np.random.default_rng(0)
