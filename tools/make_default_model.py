@@ -9,7 +9,7 @@ Steps, each through the setibl command line (so the log shows the exact commands
    with ``--resume`` when WORK/run holds an unfinished run);
 3. export: the run's resolved config, metrics and fold weights go to
    ``src/setibl/default_model/``, with ``model.json`` naming the training mixture, seed,
-   commands (the work folder written WORK), wall time and size (benchmark figures of earlier
+   commands (with WORK for the work folder), wall time and size (benchmark figures of earlier
    weights are dropped). WORK's data and run are reused as they are: use a fresh WORK after
    changing the config.
 

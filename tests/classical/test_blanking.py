@@ -81,6 +81,9 @@ def test_blanking_on_a_sloping_bandpass_leaves_no_line_behind():
     cadence[:, :, 15] += 150.0 / np.sqrt(273)
     assert _search_off_max(cadence, blank=False)[1] > 100
     assert _search_off_max(cadence, blank=True)[1] < 7
+    filled = blank_off_lit_channels(cadence[None], ON_SCANS)[0][:, :, 13:18]
+    noise = filled - filled.mean(axis=1, keepdims=True)  # the slope is no noise
+    np.testing.assert_allclose(noise.std(axis=(1, 2)), 1.0, atol=0.08)
 
 
 def test_a_wide_blank_keeps_the_noise_scale_of_the_scan():
@@ -145,13 +148,16 @@ def test_at_exactly_the_ratio_the_structure_goes_whole():
     np.testing.assert_array_equal(mixed.sum(axis=1), [6, 3, 3, 3, 3, 3])
 
 
-def test_an_on_run_beside_the_off_rfi_goes_with_it():
-    # scan 2's run starts where the OFF scans' run ends: RFI shifted by a run's width
-    core, lit = _lit({0: slice(20, 40), 2: slice(12, 15)})
-    lit[0, 12:20] = True
+def test_an_on_run_beside_the_off_rfi_goes_with_it_and_dark_on_scans_lose_that_rfi():
+    core, lit = np.zeros(64, bool), np.zeros((6, 64), bool)
+    core[10] = True
+    lit[[1, 3, 5], 9:12] = True  # RFI lit in the OFF scans only
+    lit[0, 12:40] = True  # a needle from beside it: the structure is lit mostly in ON scans
+    lit[2, 12:15] = True  # starts where the OFF scans' run ends: RFI shifted by a run's width
     mixed = blank_mask(core, lit, ON_SCANS, 3.0)
     np.testing.assert_array_equal(np.flatnonzero(mixed[2]), np.arange(9, 15))
-    np.testing.assert_array_equal(np.flatnonzero(mixed[4]), np.arange(9, 12))
+    np.testing.assert_array_equal(np.flatnonzero(mixed[0]), np.arange(9, 40))
+    np.testing.assert_array_equal(np.flatnonzero(mixed[4]), np.arange(9, 12))  # dark there
 
 
 @pytest.mark.parametrize("on_scans", [(1, 3, 5), (1, 3)])
@@ -179,8 +185,28 @@ def test_a_band_lit_almost_everywhere_takes_its_noise_from_the_quietest_channels
     np.testing.assert_allclose((blanked[:, :, filled] - level).std(axis=(1, 2)), 1.0, atol=0.12)
 
 
-def test_blanking_settings_are_checked():
-    with pytest.raises(ValueError, match="extent_sigma"):
-        OffLitBlanking(core_sigma=5.0, extent_sigma=6.0)
-    with pytest.raises(ValueError, match="mixed_ratio"):
-        OffLitBlanking(mixed_ratio=0.0)
+@pytest.mark.parametrize(
+    "settings",
+    [
+        {"core_sigma": 5.0, "extent_sigma": 6.0},  # an extent above the core blanked the band
+        {"extent_sigma": 0.0},
+        {"grow": -1},
+        {"grow": 2.5},
+        {"detrend": 0},
+        {"mixed_ratio": 0.0},
+    ],
+)
+def test_blanking_settings_are_checked(settings):
+    with pytest.raises(ValueError, match=next(iter(settings)).split("_")[0]):
+        OffLitBlanking(**settings)
+
+
+def test_rfi_drifting_within_each_scan_does_not_widen_the_fill():
+    cadence = noise_cadence(31)
+    for channel in range(40, 248, 16):  # 13 lines drifting 4 channels per scan, S/N 100
+        add_track(cadence, [0, 1, 2, 3, 4, 5], channel, 0.015, 100.0)
+    blanked = blank_off_lit_channels(cadence[None], ON_SCANS)[0]
+    filled = (blanked != cadence).any(axis=(0, 1))
+    assert filled.sum() >= 13 * 6
+    noise = blanked[:, :, filled] - blanked[:, :, filled].mean(axis=1, keepdims=True)
+    np.testing.assert_allclose(noise.std(axis=(1, 2)), 1.0, atol=0.06)

@@ -6,11 +6,15 @@ from setibl.config import SynthConfig
 from setibl.data.rendering import (
     CadenceGeometry,
     chi2_quantile_table,
+    f_profile,
     intensity_from_snr,
     make_noise,
     noise_std,
+    normalise_scans,
     render_signal,
+    scan_path_channels,
     to_float16,
+    visible_scans,
 )
 
 GEOMETRY = CadenceGeometry()
@@ -82,3 +86,41 @@ def test_snr_definition_and_injection_match_setigen():
     )[0]
     peak = setigen_signal.max()
     assert np.abs(ours - setigen_signal).max() <= 1e-5 * peak
+
+
+@pytest.mark.parametrize("kind", ["gaussian", "sinc2", "box"])
+def test_profiles_peak_at_one_and_are_half_as_high_at_half_the_width(kind):
+    width = 6.0
+    offsets = np.linspace(-20, 20, 40001)
+    profile = f_profile(offsets, kind, width)
+    assert profile.max() == pytest.approx(1.0)
+    above = offsets[profile >= 0.5]
+    assert above.max() - above.min() == pytest.approx(width, abs=3e-3)
+    with pytest.raises(ValueError, match="triangle"):
+        f_profile(offsets, "triangle", width)
+
+
+def test_a_line_leaving_the_band_is_visible_only_where_its_centre_is_inside():
+    signal = {
+        "kind": "constant",
+        "f_start_channel": 240.0,
+        "drift_ch_per_step": 0.05,  # 14 channels per scan: out of the band from scan 2
+        "enabled_scans": [0, 2, 4],
+    }
+    assert visible_scans(signal, GEOMETRY) == [0]
+    centre = scan_path_channels(signal, GEOMETRY.times()[0], 0)
+    np.testing.assert_allclose(centre, 240.0 + 0.05 * GEOMETRY.times()[0])
+    hopping = {**signal, "drift_ch_per_step": 0.0, "scan_shifts_ch": [0, 0, -100, 0, 0, 0]}
+    assert visible_scans(hopping, GEOMETRY) == [0, 2, 4]
+    assert scan_path_channels(hopping, GEOMETRY.times()[2], 2)[0] == pytest.approx(140.0)
+
+
+def test_each_scan_is_normalised_on_its_own():
+    rng = np.random.default_rng(1)
+    scales = np.array([0.5, 2.0, 10.0], np.float32)
+    data = rng.standard_normal((3, 50, 40)).astype(np.float32) * scales[:, None, None] + 7.0
+    normalised = normalise_scans(data.copy(), dtype=np.float16)
+    assert normalised.dtype == np.float16
+    flat = normalised.astype(np.float64).reshape(3, -1)
+    np.testing.assert_allclose(flat.mean(axis=1), 0.0, atol=1e-3)
+    np.testing.assert_allclose(flat.std(axis=1), 1.0, atol=1e-3)

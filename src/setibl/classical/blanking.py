@@ -25,29 +25,30 @@ class OffLitBlanking:
     extent_sigma: float = 3.0  # the structure around a core: channels lit this much in any scan
     grow: int = 2  # channels added on each side (a line's wings; bridges one-channel gaps)
     detrend: int = 65  # channels of the running median taken off the spectrum (the bandpass)
-    # A structure with this many times more channels lit in any ON scan than in any OFF scan
-    # carries an ON-only signal across the RFI: only what touches the OFF scans' RFI goes.
+    # A structure with more than this many times as many channels lit in any ON scan as in any
+    # OFF scan carries an ON-only signal across the RFI: only what touches the OFF scans' goes.
     mixed_ratio: float = 3.0
 
     def __post_init__(self) -> None:
         if not 0 < self.extent_sigma <= self.core_sigma:
             raise ValueError(f"extent_sigma must be in (0, core_sigma], not {self.extent_sigma}")
-        if self.grow < 0 or self.detrend < 1 or not self.mixed_ratio > 0:
-            raise ValueError(f"grow >= 0, detrend >= 1 and mixed_ratio > 0, not {self}")
+        whole = isinstance(self.grow, int) and isinstance(self.detrend, int)
+        if not whole or self.grow < 0 or self.detrend < 1 or not self.mixed_ratio > 0:
+            raise ValueError(f"grow must be whole and >= 0, detrend >= 1, mixed_ratio > 0: {self}")
 
 
 OFF_LIT = OffLitBlanking()
 
-# The fewest channels a scan's noise is measured over: below this many unlit ones, the quietest.
+# The fewest channels the noise is measured over: below this many unlit ones, the quietest.
 _NOISE_CHANNELS = 16
 
 
 def _lit_channels(
     cadences: np.ndarray, off: list[int], blanking: OffLitBlanking
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """(n, scans, T, F) -> (running-median spectra (n, scans, F), cores (n, F): lit
-    ``core_sigma`` in every OFF scan, lit (n, scans, F): ``extent_sigma``, grown, and each
-    channel's highest level over the scans (n, F), in sigmas)."""
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(n, scans, T, F) -> (time-mean spectra (n, scans, F), their running medians (n, scans,
+    F), cores (n, F): lit ``core_sigma`` in every OFF scan, lit (n, scans, F): ``extent_sigma``,
+    grown, and each channel's highest level over the scans (n, F), in sigmas)."""
     spectrum = cadences.mean(axis=2)
     window = min(blanking.detrend, spectrum.shape[-1])
     smooth = median_filter(spectrum, size=(1, 1, window), mode="nearest")
@@ -61,7 +62,7 @@ def _lit_channels(
         lit = maximum_filter1d(lit, size=2 * blanking.grow + 1, axis=-1, mode="constant")
     with np.errstate(divide="ignore", invalid="ignore"):
         level = np.nan_to_num((excess / scale).max(axis=1), nan=np.inf, neginf=np.inf)
-    return smooth, core, lit, level
+    return spectrum, smooth, core, lit, level
 
 
 def blank_mask(
@@ -111,17 +112,20 @@ def blank_off_lit_channels(
     ``extent_sigma`` in any scan that contains it, grown by ``grow`` channels each side: RFI
     that wanders or shifts a few channels between scans goes whole, leaving no ON-only remnant
     beside the blank. So does a needle within about ``2 x grow + 1`` channels of such RFI, in
-    every scan, unless the structure is lit mostly in the ON scans (``mixed_ratio``): then it
-    loses only the scans in which it touches the channels lit in the OFF scans. A line
+    every scan, unless more than ``mixed_ratio`` times as many of the structure's channels are
+    lit in any ON scan as in any OFF scan (channels counted after growing, so a one-channel
+    line counts 5): then it loses only the scans in which it touches the channels lit in the
+    OFF scans. A line
     lit in only some OFF scans (hopping or fast-drifting RFI, whose OFF positions are the
     evidence against it) is kept, as is any structure lit in ON scans only that touches no
     core. A scan without noise (constant padding) lights nothing.
 
     The blanked pixels get the scan's running-median spectrum (its bandpass there, so a blank
-    on a sloping bandpass is no new line) plus Gaussian noise of the scan's robust pixel sigma
-    over its unlit channels, or its 16 quietest when fewer are unlit (so a wide blank does not
-    shrink the noise scale the search's S/N is measured by, and a band crowded with RFI does
-    not widen it). The noise is drawn from the
+    on a sloping bandpass is no new line) plus Gaussian noise of the scan's robust pixel sigma,
+    each pixel less its channel's time-mean, over the channels unlit in every scan of the
+    cadence, or the 16 with the lowest highest level when fewer are unlit (so a wide blank does
+    not shrink the noise scale the search's S/N is measured by, and a band crowded with RFI
+    does not widen it). The noise is drawn from the
     same seed for every cadence: a cadence's blanks do not depend on the batch it is in.
     """
     cadences = np.asarray(batch, np.float32)  # copied below only where something is blanked
@@ -129,7 +133,7 @@ def blank_off_lit_channels(
     off = [s for s in range(scans) if s not in on_scans]
     if not off:
         return cadences
-    smooth, core, lit, level = _lit_channels(cadences, off, blanking)
+    spectrum, smooth, core, lit, level = _lit_channels(cadences, off, blanking)
     blanked = np.flatnonzero(core.any(axis=1))
     if len(blanked) and (cadences is batch or cadences.base is not None):
         cadences = cadences.copy()  # the caller's memory (an array, a view, a memmap) stays as is
@@ -140,8 +144,7 @@ def blank_off_lit_channels(
             quiet = np.isin(np.arange(len(quiet)), np.argsort(level[i])[:_NOISE_CHANNELS])
         # each channel less its own time-mean (a still line or the bandpass is no noise); every
         # 16th row: 2% error over a whole band of quiet channels, 8% over 16 of them
-        own_mean = cadences[i][:, :, quiet].mean(axis=1, keepdims=True)
-        sampled = cadences[i][:, ::16, quiet] - own_mean
+        sampled = cadences[i][:, ::16, quiet] - spectrum[i][:, None, quiet]
         spread = np.abs(sampled - np.median(sampled, axis=(1, 2), keepdims=True))
         sigma = np.median(spread, axis=(1, 2)) * 1.4826  # (scans,)
         noise = np.random.default_rng(0)
