@@ -104,14 +104,14 @@ def test_a_line_leaving_the_band_is_visible_only_where_its_centre_is_inside():
     signal = {
         "kind": "constant",
         "f_start_channel": 240.0,
-        "drift_ch_per_step": 0.05,  # 14 channels per scan: out of the band from scan 2
-        "enabled_scans": [0, 2, 4],
+        "drift_ch_per_step": 0.05,  # 14 channels per scan: scan 1 crosses the band's edge
+        "enabled_scans": [0, 1, 2, 4],
     }
-    assert visible_scans(signal, GEOMETRY) == [0]
+    assert visible_scans(signal, GEOMETRY) == [0, 1]  # scan 1 starts inside, at 254
     centre = scan_path_channels(signal, GEOMETRY.times()[0], 0)
     np.testing.assert_allclose(centre, 240.0 + 0.05 * GEOMETRY.times()[0])
-    hopping = {**signal, "drift_ch_per_step": 0.0, "scan_shifts_ch": [0, 0, -100, 0, 0, 0]}
-    assert visible_scans(hopping, GEOMETRY) == [0, 2, 4]
+    hopping = {**signal, "drift_ch_per_step": 0.0, "scan_shifts_ch": [0, 0, -100, 0, 100, 0]}
+    assert visible_scans(hopping, GEOMETRY) == [0, 1, 2]  # scan 4 hops out of the band
     assert scan_path_channels(hopping, GEOMETRY.times()[2], 2)[0] == pytest.approx(140.0)
 
 

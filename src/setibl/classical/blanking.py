@@ -6,6 +6,7 @@ scans too would only have to veto it again (and, on RFI that shifts between scan
 from __future__ import annotations
 
 from dataclasses import dataclass
+from numbers import Integral
 
 import numpy as np
 from scipy.ndimage import label, maximum_filter1d, median_filter
@@ -32,9 +33,12 @@ class OffLitBlanking:
     def __post_init__(self) -> None:
         if not 0 < self.extent_sigma <= self.core_sigma:
             raise ValueError(f"extent_sigma must be in (0, core_sigma], not {self.extent_sigma}")
-        whole = isinstance(self.grow, int) and isinstance(self.detrend, int)
-        if not whole or self.grow < 0 or self.detrend < 1 or not self.mixed_ratio > 0:
-            raise ValueError(f"grow must be whole and >= 0, detrend >= 1, mixed_ratio > 0: {self}")
+        for name, least in (("grow", 0), ("detrend", 1)):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, Integral) or value < least:
+                raise ValueError(f"{name} must be a whole number >= {least}, not {value!r}")
+        if not self.mixed_ratio > 0:
+            raise ValueError(f"mixed_ratio must be > 0, not {self.mixed_ratio}")
 
 
 OFF_LIT = OffLitBlanking()
@@ -114,8 +118,8 @@ def blank_off_lit_channels(
     beside the blank. So does a needle within about ``2 x grow + 1`` channels of such RFI, in
     every scan, unless more than ``mixed_ratio`` times as many of the structure's channels are
     lit in any ON scan as in any OFF scan (channels counted after growing, so a one-channel
-    line counts 5): then it loses only the scans in which it touches the channels lit in the
-    OFF scans. A line
+    line counts ``2 x grow + 1``): then it loses only the scans in which it touches the
+    channels lit in the OFF scans. A line
     lit in only some OFF scans (hopping or fast-drifting RFI, whose OFF positions are the
     evidence against it) is kept, as is any structure lit in ON scans only that touches no
     core. A scan without noise (constant padding) lights nothing.
@@ -123,7 +127,7 @@ def blank_off_lit_channels(
     The blanked pixels get the scan's running-median spectrum (its bandpass there, so a blank
     on a sloping bandpass is no new line) plus Gaussian noise of the scan's robust pixel sigma,
     each pixel less its channel's time-mean, over the channels unlit in every scan of the
-    cadence, or the 16 with the lowest highest level when fewer are unlit (so a wide blank does
+    cadence, or the 16 with the lowest peak level when fewer are unlit (so a wide blank does
     not shrink the noise scale the search's S/N is measured by, and a band crowded with RFI
     does not widen it). The noise is drawn from the
     same seed for every cadence: a cadence's blanks do not depend on the batch it is in.
