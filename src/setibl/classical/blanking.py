@@ -11,7 +11,14 @@ from numbers import Integral
 import numpy as np
 from scipy.ndimage import label, maximum_filter1d, median_filter
 
-__all__ = ["OFF_LIT", "OffLitBlanking", "blank_mask", "blank_off_lit_channels"]
+__all__ = ["OFF_LIT", "OffLitBlanking", "blank_mask", "blank_off_lit_channels", "robust_level"]
+
+
+def robust_level(values: np.ndarray, axis: int | tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """(centre, scale) of ``values`` over ``axis``, kept as size-1 axes: the median and 1.4826
+    median absolute deviations (a Gaussian's sigma, unmoved by a minority of bright pixels)."""
+    centre = np.median(values, axis=axis, keepdims=True)
+    return centre, np.median(np.abs(values - centre), axis=axis, keepdims=True) * 1.4826
 
 
 @dataclass(frozen=True)
@@ -57,8 +64,7 @@ def _lit_channels(
     window = min(blanking.detrend, spectrum.shape[-1])
     smooth = median_filter(spectrum, size=(1, 1, window), mode="nearest")
     residual = spectrum - smooth
-    centre = np.median(residual, axis=-1, keepdims=True)
-    scale = np.median(np.abs(residual - centre), axis=-1, keepdims=True) * 1.4826
+    centre, scale = robust_level(residual, axis=-1)
     excess = np.where(scale > 0, residual - centre, -np.inf)  # a scan without noise lights none
     core = (excess[:, off] > blanking.core_sigma * scale[:, off]).all(axis=1)
     lit = excess > blanking.extent_sigma * scale
@@ -119,18 +125,17 @@ def blank_off_lit_channels(
     every scan, unless more than ``mixed_ratio`` times as many of the structure's channels are
     lit in any ON scan as in any OFF scan (channels counted after growing, so a one-channel
     line counts ``2 x grow + 1``): then it loses only the scans in which it touches the
-    channels lit in the OFF scans. A line
-    lit in only some OFF scans (hopping or fast-drifting RFI, whose OFF positions are the
-    evidence against it) is kept, as is any structure lit in ON scans only that touches no
-    core. A scan without noise (constant padding) lights nothing.
+    channels lit in the OFF scans. A line lit in only some OFF scans (hopping or fast-drifting
+    RFI, whose OFF positions are the evidence against it) is kept, as is any structure lit in
+    ON scans only that touches no core. A scan without noise (constant padding) lights nothing.
 
     The blanked pixels get the scan's running-median spectrum (its bandpass there, so a blank
     on a sloping bandpass is no new line) plus Gaussian noise of the scan's robust pixel sigma,
     each pixel less its channel's time-mean, over the channels unlit in every scan of the
     cadence, or the 16 with the lowest peak level when fewer are unlit (so a wide blank does
     not shrink the noise scale the search's S/N is measured by, and a band crowded with RFI
-    does not widen it). The noise is drawn from the
-    same seed for every cadence: a cadence's blanks do not depend on the batch it is in.
+    does not widen it). The noise is drawn from the same seed for every cadence: a cadence's
+    blanks do not depend on the batch it is in.
     """
     cadences = np.asarray(batch, np.float32)  # copied below only where something is blanked
     scans, rows = cadences.shape[1], cadences.shape[2]
@@ -149,8 +154,7 @@ def blank_off_lit_channels(
         # each channel less its own time-mean (a still line or the bandpass is no noise); every
         # 16th row: 2% error over a whole band of quiet channels, 8% over 16 of them
         sampled = cadences[i][:, ::16, quiet] - spectrum[i][:, None, quiet]
-        spread = np.abs(sampled - np.median(sampled, axis=(1, 2), keepdims=True))
-        sigma = np.median(spread, axis=(1, 2)) * 1.4826  # (scans,)
+        sigma = robust_level(sampled, axis=(1, 2))[1][:, 0, 0]  # (scans,)
         noise = np.random.default_rng(0)
         for s in np.flatnonzero(blank.any(axis=1)):
             channels = blank[s]
