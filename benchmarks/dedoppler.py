@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 from _common import emit, peak_rss_mib, timed
 
-from setibl.classical.dedoppler import bandpass
+from setibl.classical.spectra import bandpass
 from setibl.classical.taylor import brute_force_sums, compile_kernel, tree_rows
 from setibl.config import load_config
 from setibl.data.kaggle import discover, load_snippet

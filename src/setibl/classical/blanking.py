@@ -9,16 +9,11 @@ from dataclasses import dataclass
 from numbers import Integral
 
 import numpy as np
-from scipy.ndimage import label, maximum_filter1d, median_filter
+from scipy.ndimage import label, maximum_filter1d
 
-__all__ = ["OFF_LIT", "OffLitBlanking", "blank_mask", "blank_off_lit_channels", "robust_level"]
+from setibl.classical.spectra import robust_centre_scale, running_median
 
-
-def robust_level(values: np.ndarray, axis: int | tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
-    """(centre, scale) of ``values`` over ``axis``, kept as size-1 axes: the median and 1.4826
-    median absolute deviations (a Gaussian's sigma, unmoved by a minority of bright pixels)."""
-    centre = np.median(values, axis=axis, keepdims=True)
-    return centre, np.median(np.abs(values - centre), axis=axis, keepdims=True) * 1.4826
+__all__ = ["OFF_LIT", "OffLitBlanking", "blank_mask", "blank_off_lit_channels"]
 
 
 @dataclass(frozen=True)
@@ -61,10 +56,9 @@ def _lit_channels(
     F), cores (n, F): lit ``core_sigma`` in every OFF scan, lit (n, scans, F): ``extent_sigma``,
     grown, and each channel's highest level over the scans (n, F), in sigmas)."""
     spectrum = cadences.mean(axis=2)
-    window = min(blanking.detrend, spectrum.shape[-1])
-    smooth = median_filter(spectrum, size=(1, 1, window), mode="nearest")
+    smooth = running_median(spectrum, min(blanking.detrend, spectrum.shape[-1]))
     residual = spectrum - smooth
-    centre, scale = robust_level(residual, axis=-1)
+    centre, scale = robust_centre_scale(residual, axis=-1)
     excess = np.where(scale > 0, residual - centre, -np.inf)  # a scan without noise lights none
     core = (excess[:, off] > blanking.core_sigma * scale[:, off]).all(axis=1)
     lit = excess > blanking.extent_sigma * scale
@@ -154,7 +148,8 @@ def blank_off_lit_channels(
         # each channel less its own time-mean (a still line or the bandpass is no noise); every
         # 16th row: 2% error over a whole band of quiet channels, 8% over 16 of them
         sampled = cadences[i][:, ::16, quiet] - spectrum[i][:, None, quiet]
-        sigma = robust_level(sampled, axis=(1, 2))[1][:, 0, 0]  # (scans,)
+        _, scale = robust_centre_scale(sampled, axis=(1, 2))
+        sigma = scale[:, 0, 0]  # (scans,)
         noise = np.random.default_rng(0)
         for s in np.flatnonzero(blank.any(axis=1)):
             channels = blank[s]

@@ -45,9 +45,9 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
 import numpy as np
-from scipy.ndimage import maximum_filter1d, median_filter
+from scipy.ndimage import maximum_filter1d
 
-from setibl.classical.blanking import blank_off_lit_channels, robust_level
+from setibl.classical.blanking import blank_off_lit_channels
 from setibl.classical.events import (
     EventRules,
     Hit,
@@ -55,25 +55,11 @@ from setibl.classical.events import (
     find_events,
     prediction,
 )
+from setibl.classical.spectra import bandpass, clip_bright, noise_level
 from setibl.classical.taylor import best_drift_sums, tree_rows
 from setibl.config import DedopplerConfig
 
 __all__ = ["EventRules", "Hit", "find_hits", "score_cadence", "run_search", "search_scans"]
-
-
-def bandpass(scans: np.ndarray, window: int = 17) -> np.ndarray:
-    """(..., T, F) -> (..., F): each scan's time-mean spectrum, median-filtered over channels.
-
-    ``window`` 0 gives zeros (no flattening, as turboSETI). A line drifting across more than
-    about half the window shows in the time-mean spectrum as a plateau the filter partly keeps,
-    so flattening takes some of its power; wider windows follow the bandpass less closely.
-    """
-    if window == 0:
-        return np.zeros((*scans.shape[:-2], scans.shape[-1]), np.float32)
-    spectrum = scans.mean(axis=-2, dtype=np.float32)
-    size = [1] * spectrum.ndim
-    size[-1] = window
-    return median_filter(spectrum, size=size, mode="nearest").astype(np.float32)
 
 
 def parse_drift(text: str, df_hz: float, dt_s: float) -> float:
@@ -98,41 +84,6 @@ class ScanSearch:
     drift: np.ndarray  # (scans, F') that drift, channels per time step
     drift_step: float  # drift resolution, channels per time step
     first_channel: int = 0  # start channel of column 0 (< 0 when tracks entering are searched)
-
-
-NOISE_STATISTICS = ("mad", "turboseti")
-
-
-def check_noise_statistic(statistic: str) -> None:
-    if statistic not in NOISE_STATISTICS:
-        raise ValueError(f"noise statistic must be one of {NOISE_STATISTICS}, got {statistic!r}")
-
-
-def noise_level(zero_drift: np.ndarray, statistic: str = "mad") -> tuple[np.ndarray, np.ndarray]:
-    """(..., F) zero-drift sums -> (centre, scale), each (..., 1): median and 1.4826 MAD, or
-    turboSETI's median and standard deviation of the values between the 5th and 95th
-    percentiles."""
-    check_noise_statistic(statistic)
-    if statistic == "mad":
-        return robust_level(zero_drift, axis=-1)
-    rows = zero_drift.reshape(-1, zero_drift.shape[-1])
-    centre = np.empty((len(rows), 1), zero_drift.dtype)
-    scale = np.empty_like(centre)
-    for i, row in enumerate(rows):
-        low, centre[i, 0], high = np.percentile(row, [5, 50, 95])
-        scale[i, 0] = row[(row >= low) & (row <= high)].std()
-    shape = (*zero_drift.shape[:-1], 1)
-    return centre.reshape(shape), scale.reshape(shape)
-
-
-def clip_bright(scans: np.ndarray, baseline: np.ndarray, clip_sigma: float) -> None:
-    """Clip (m, T, F) float32 ``scans`` in place at ``baseline`` (m, F) + clip_sigma x each
-    scan's robust sigma (1.4826 MAD of its residual, sampled every 16th row: 2% error)."""
-    residual = (scans[:, ::16] - baseline[:, None, :]).reshape(len(scans), -1)
-    centre, sigma = robust_level(residual, axis=1)
-    sigma[~(sigma > 0)] = np.inf  # a scan mostly of one value (padding) has no noise to go by
-    ceiling = baseline + (centre + clip_sigma * sigma)
-    np.minimum(scans, ceiling[:, None, :], out=scans)
 
 
 def search_scans(

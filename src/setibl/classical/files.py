@@ -32,11 +32,11 @@ from setibl.classical.dedoppler import (
     EventRules,
     Hit,
     ScanSearch,
-    check_noise_statistic,
     find_hits,
     score_cadence,
     search_scans,
 )
+from setibl.classical.spectra import check_noise_statistic
 from setibl.config import ON_SCANS, ObservationsConfig
 from setibl.errors import DataError
 from setibl.observations.filterbank import Header, cadence_headers, coarse_blocks, read_header
