@@ -24,6 +24,8 @@ LAYOUT_NAMES: tuple[str, ...] = (
     "drift6",
     "search_maps",
 )
+# The S/N scales the classical searches offer (setibl.classical.spectra.noise_level).
+NOISE_STATISTICS: tuple[str, ...] = ("mad", "turboseti")
 BACKBONE_NAMES: tuple[str, ...] = (
     *(f"efficientnet_b{i}" for i in range(8)),
     *(f"efficientnetv2_{s}" for s in ("b0", "b1", "b2", "b3", "s")),
@@ -216,7 +218,7 @@ def _validate_ranges(config: Config) -> None:
             "observations.off_snr_threshold": positive,
             "observations.coarse_channels": not_negative,
             "observations.bandpass_window": not_negative,
-            "observations.noise": (lambda v: v in ("mad", "turboseti"), "be 'mad' or 'turboseti'"),
+            "observations.noise": (lambda v: v in NOISE_STATISTICS, "be 'mad' or 'turboseti'"),
             "observations.filter_level": (lambda v: v in (1, 2, 3), "be 1, 2 or 3"),
         },
     )

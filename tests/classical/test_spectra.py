@@ -3,6 +3,7 @@ import pytest
 
 from setibl.classical.spectra import (
     bandpass,
+    check_noise_statistic,
     clip_bright,
     noise_level,
     robust_centre_scale,
@@ -28,7 +29,12 @@ def test_running_median_takes_a_narrow_line_off_and_keeps_the_band_edges():
     smooth = running_median(lined, 9)
     assert smooth.dtype == np.float32 and smooth.shape == (1, 64)
     np.testing.assert_allclose(smooth, spectrum, atol=1.01 / 63)  # within a channel's rise
-    np.testing.assert_allclose(bandpass(np.repeat(lined[:, None], 5, axis=1), 9), smooth, rtol=1e-6)
+    noisy = np.random.default_rng(6).standard_normal((1, 64)).astype(np.float32)
+    by_hand = [np.median(noisy[0, max(0, c - 4) : c + 5]) for c in range(4, 60)]
+    np.testing.assert_array_equal(running_median(noisy, 9)[0, 4:60], by_hand)
+    rows = np.random.default_rng(7).standard_normal((1, 5, 64)).astype(np.float32) + lined[:, None]
+    expected = running_median(rows.mean(axis=1), 9)  # the time-mean, not any single row
+    np.testing.assert_allclose(bandpass(rows, 9), expected, rtol=1e-6)
     assert not bandpass(np.ones((2, 5, 64), np.float32), 0).any()  # window 0: no flattening
 
 
@@ -42,15 +48,24 @@ def test_noise_level_of_unit_noise_is_about_one(statistic):
     np.testing.assert_allclose(scale, expected, rtol=0.06)
 
 
-def test_clipping_caps_bright_pixels_and_leaves_scans_without_spread_alone():
-    scans = np.random.default_rng(5).standard_normal((2, 64, 32)).astype(np.float32)
+def test_clipping_caps_bright_pixels_above_the_bandpass_and_leaves_flat_scans_alone():
+    rng = np.random.default_rng(5)
+    baseline = np.stack([np.linspace(100.0, 200.0, 32), np.full(32, 3.0)]).astype(np.float32)
+    scans = rng.standard_normal((2, 64, 32)).astype(np.float32) + baseline[:, None, :]
     scans[0, :, 10] += 40.0
-    scans[1] = 3.0  # constant padding: no noise to go by
+    scans[1] = 3.0  # constant padding: no noise to go by ...
+    scans[1, 1, 5] = 50.0  # ... and a bright pixel in a row the sigma is not sampled from
     before = scans.copy()
-    clip_bright(scans, np.zeros((2, 32), np.float32), 6.0)
-    ceiling = scans[0].max()
-    assert 5.0 < ceiling < 10.0  # about 6 sigmas (from 128 sampled pixels)
-    assert (scans[0, :, 10] == ceiling).all()  # the line is capped
-    below = before[0] < ceiling
-    np.testing.assert_array_equal(scans[0][below], before[0][below])  # the noise is not
-    assert (scans[1] == 3.0).all()
+    clip_bright(scans, baseline, 6.0)
+    capped = scans[0, :, 10] - baseline[0, 10]
+    assert (capped == capped[0]).all() and 5.0 < capped[0] < 10.0  # about 6 sigmas up
+    below = before[0] < scans[0, 0, 10] - baseline[0, 10] + baseline[0]
+    np.testing.assert_array_equal(scans[0][below], before[0][below])  # the noise is kept
+    np.testing.assert_array_equal(scans[1], before[1])
+
+
+def test_an_unknown_noise_statistic_is_refused():
+    with pytest.raises(ValueError, match="'std'"):
+        check_noise_statistic("std")
+    with pytest.raises(ValueError, match="'std'"):
+        noise_level(np.zeros((2, 8)), "std")

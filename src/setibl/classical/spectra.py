@@ -7,6 +7,8 @@ from __future__ import annotations
 import numpy as np
 from scipy.ndimage import median_filter
 
+from setibl.config_rules import NOISE_STATISTICS
+
 __all__ = [
     "NOISE_STATISTICS",
     "bandpass",
@@ -47,10 +49,8 @@ def bandpass(scans: np.ndarray, window: int = 17) -> np.ndarray:
     return running_median(scans.mean(axis=-2, dtype=np.float32), window)
 
 
-NOISE_STATISTICS = ("mad", "turboseti")
-
-
 def check_noise_statistic(statistic: str) -> None:
+    """ValueError unless ``statistic`` names one of :data:`NOISE_STATISTICS`."""
     if statistic not in NOISE_STATISTICS:
         raise ValueError(f"noise statistic must be one of {NOISE_STATISTICS}, got {statistic!r}")
 

@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from setibl.cli.base import cli, config_options, load
+from setibl.config_rules import NOISE_STATISTICS
 
 
 @cli.command()
@@ -79,7 +80,7 @@ def _file_search_options(function):
         ),
         click.option(
             "--noise",
-            type=click.Choice(["mad", "turboseti"]),
+            type=click.Choice(NOISE_STATISTICS),
             default=None,
             help="S/N scale: 1.4826 MAD, or turboSETI's std without the 5% tails.",
         ),
